@@ -1,0 +1,28 @@
+"""xpnet: a from-scratch multilayer perceptron written once against the Array API.
+
+The same code trains on NumPy (CPU), CuPy (CUDA), PyTorch tensors and array-api-strict.
+"""
+
+from . import data, optim, plotting
+from .backend import Backend, BackendUnavailableError, available_backends, get_backend
+from .io import load
+from .network import MLP
+from .training import DivergenceWarning, EarlyStopping, History, Trainer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MLP",
+    "Backend",
+    "BackendUnavailableError",
+    "DivergenceWarning",
+    "EarlyStopping",
+    "History",
+    "Trainer",
+    "available_backends",
+    "data",
+    "get_backend",
+    "load",
+    "optim",
+    "plotting",
+]

@@ -1,0 +1,348 @@
+"""The ``xp`` shim: one small object per array library.
+
+A :class:`Backend` holds the Array API namespace ``xp`` (from ``array_api_compat``), the
+device, a seeded device random generator, host<->device transfer and ``synchronize()``.
+The math modules take a backend and use ``backend.xp``; they never import an array
+library themselves. Array libraries other than NumPy are imported lazily, so
+``import xpnet`` never imports cupy or torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+BACKENDS = ("numpy", "cupy", "torch", "array_api_strict")
+FLOAT_DTYPES = ("float32", "float64")
+
+_INSTALL_HINT = {
+    "cupy": 'pip install "xpnet[cuda12]" (CUDA 12) or "xpnet[cuda13]" (CUDA 13)',
+    "torch": "pip install torch",
+    "array_api_strict": "pip install array-api-strict",
+}
+
+
+class BackendUnavailableError(ImportError):
+    """The requested array library or device is not available on this machine."""
+
+
+def _import(module: str, backend: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            f"backend={backend!r} needs the {module!r} package, which is not installed "
+            f"({exc}). Install it with: {_INSTALL_HINT[backend]}"
+        ) from None
+
+
+class DeviceRNG:
+    """Seeded random numbers drawn where the arrays live (dropout masks, shuffles)."""
+
+    def __init__(self, backend: Backend, seed: int | None):
+        self.backend = backend
+        self._gen = backend._make_generator(seed)
+
+    def uniform(self, shape: tuple[int, ...], dtype: Any):
+        """Uniform samples in [0, 1) of ``shape`` and ``dtype`` on the device."""
+        return self.backend._uniform(self._gen, shape, dtype)
+
+    def normal(self, shape: tuple[int, ...], dtype: Any):
+        """Standard normal samples of ``shape`` and ``dtype`` on the device."""
+        return self.backend._normal(self._gen, shape, dtype)
+
+    def bernoulli(self, keep: float, shape: tuple[int, ...], dtype: Any):
+        """A 0/1 mask in ``dtype`` whose entries are 1 with probability ``keep``."""
+        xp = self.backend.xp
+        return xp.astype(self.uniform(shape, dtype) < keep, dtype)
+
+    def permutation(self, n: int):
+        """A random permutation of ``range(n)`` as an integer index array on the device."""
+        return self.backend._permutation(self._gen, n)
+
+
+class Backend:
+    """Namespace, device and the few things the Array API standard lacks."""
+
+    name = "numpy"
+
+    def __init__(self, device: Any = None):
+        self.device = self._resolve_device(device)
+        self.xp = self._namespace()
+
+    # --- per-library hooks (overridden below) -------------------------------------
+    def _resolve_device(self, device):
+        if device not in (None, "cpu"):
+            raise ValueError(f"backend='numpy' runs on the CPU only; got device={device!r}")
+        return "cpu"
+
+    def _namespace(self):
+        return array_api_compat.array_namespace(np.empty(0))
+
+    def _make_generator(self, seed):
+        return np.random.default_rng(seed)
+
+    def _uniform(self, gen, shape, dtype):
+        return self.asarray(gen.random(shape, dtype=_np_dtype(dtype)))
+
+    def _normal(self, gen, shape, dtype):
+        return self.asarray(gen.standard_normal(shape, dtype=_np_dtype(dtype)))
+
+    def _permutation(self, gen, n):
+        return self.asarray(gen.permutation(n))
+
+    def to_numpy(self, x) -> np.ndarray:
+        """Copy ``x`` to a host NumPy array."""
+        return np.asarray(x)
+
+    def synchronize(self) -> None:
+        """Wait for queued device work, so wall-clock timings are honest."""
+
+    @property
+    def device_name(self) -> str:
+        """A human-readable name of the device, for logs and benchmark records."""
+        import platform
+
+        return platform.processor() or platform.machine() or "cpu"
+
+    # --- shared --------------------------------------------------------------------
+    def asarray(self, x, dtype: Any = None):
+        """Move ``x`` (NumPy array, list or backend array) onto this backend's device."""
+        if dtype is not None and isinstance(dtype, str):
+            dtype = self.dtype(dtype)
+        return self.xp.asarray(x, dtype=dtype, device=self.device)
+
+    def dtype(self, name: str):
+        """The namespace's dtype object for ``'float32'``/``'float64'``/``'int64'``."""
+        return getattr(self.xp, name)
+
+    def item(self, x) -> float:
+        """The one approved device->host sync in library code: a 0-d array to float."""
+        return float(self.to_numpy(x))
+
+    def rng(self, seed: int | None = None) -> DeviceRNG:
+        """A device random generator seeded with ``seed``."""
+        return DeviceRNG(self, seed)
+
+    def __repr__(self) -> str:
+        return f"Backend({self.name!r}, device={self.device!r})"
+
+
+def _np_dtype(dtype) -> np.dtype:
+    """The NumPy dtype matching a namespace dtype (float32/float64/int64)."""
+    text = getattr(dtype, "__name__", str(dtype))
+    for name in ("float32", "float64", "int64", "int32"):
+        if text.endswith(name):
+            return np.dtype(name)
+    raise TypeError(f"unsupported dtype {dtype!r}")
+
+
+class CupyBackend(Backend):
+    name = "cupy"
+
+    def _resolve_device(self, device):
+        cp = _import("cupy", "cupy")
+        try:
+            n = cp.cuda.runtime.getDeviceCount()
+        except Exception as exc:  # CUDA driver missing or broken
+            n, reason = 0, str(exc)
+        else:
+            reason = "no CUDA device found"
+        if n == 0:
+            raise BackendUnavailableError(
+                f"backend='cupy' needs an NVIDIA GPU with a working CUDA driver: {reason}. "
+                "Use backend='numpy' on this machine."
+            )
+        index = _device_index(device, "cupy")
+        if index >= n:
+            raise ValueError(f"device={device!r}: this machine has {n} CUDA device(s)")
+        return cp.cuda.Device(index)
+
+    def _namespace(self):
+        import cupy
+
+        return array_api_compat.array_namespace(cupy.empty(0))
+
+    def asarray(self, x, dtype=None):
+        if isinstance(dtype, str):
+            dtype = self.dtype(dtype)
+        with self.device:
+            return self.xp.asarray(x, dtype=dtype)
+
+    def _make_generator(self, seed):
+        import cupy
+
+        with self.device:
+            return cupy.random.RandomState(seed)
+
+    def _uniform(self, gen, shape, dtype):
+        with self.device:
+            return gen.random_sample(shape, dtype=dtype)
+
+    def _normal(self, gen, shape, dtype):
+        with self.device:
+            return gen.standard_normal(shape, dtype=dtype)
+
+    def _permutation(self, gen, n):
+        with self.device:
+            return gen.permutation(n)
+
+    def to_numpy(self, x):
+        import cupy
+
+        return cupy.asnumpy(x)
+
+    def synchronize(self):
+        self.device.synchronize()
+
+    @property
+    def device_name(self):
+        import cupy
+
+        props = cupy.cuda.runtime.getDeviceProperties(self.device.id)
+        return props["name"].decode()
+
+
+class TorchBackend(Backend):
+    name = "torch"
+
+    def _resolve_device(self, device):
+        torch = _import("torch", "torch")
+        dev = torch.device(device if device is not None else "cpu")
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise BackendUnavailableError(
+                f"backend='torch' with device={device!r} needs a CUDA build of PyTorch and "
+                "an NVIDIA GPU; none is available here. Use device='cpu'."
+            )
+        return dev
+
+    def _namespace(self):
+        import torch
+
+        return array_api_compat.array_namespace(torch.empty(0))
+
+    def _make_generator(self, seed):
+        import torch
+
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(0 if seed is None else int(seed))
+        return gen
+
+    def _uniform(self, gen, shape, dtype):
+        import torch
+
+        return torch.rand(shape, generator=gen, dtype=dtype, device=self.device)
+
+    def _normal(self, gen, shape, dtype):
+        import torch
+
+        return torch.randn(shape, generator=gen, dtype=dtype, device=self.device)
+
+    def _permutation(self, gen, n):
+        import torch
+
+        return torch.randperm(n, generator=gen, device=self.device)
+
+    def to_numpy(self, x):
+        return x.detach().cpu().numpy()
+
+    def synchronize(self):
+        import torch
+
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    @property
+    def device_name(self):
+        import torch
+
+        if self.device.type == "cuda":
+            return torch.cuda.get_device_name(self.device)
+        return super().device_name
+
+
+class StrictBackend(Backend):
+    """array-api-strict: the standard and nothing else; catches stray NumPy calls."""
+
+    name = "array_api_strict"
+
+    def _resolve_device(self, device):
+        strict = _import("array_api_strict", "array_api_strict")
+        if device is None or isinstance(device, strict.Device):
+            return device or strict.Device("CPU_DEVICE")
+        return strict.Device(str(device))
+
+    def _namespace(self):
+        import array_api_strict
+
+        return array_api_strict
+
+    def _make_generator(self, seed):
+        # array-api-strict has no RNG of its own: draw on the host, then transfer.
+        return np.random.default_rng(seed)
+
+    def to_numpy(self, x):
+        import array_api_strict
+
+        return np.asarray(x.to_device(array_api_strict.Device("CPU_DEVICE")))
+
+
+def _device_index(device, backend: str) -> int:
+    if device is None:
+        return 0
+    if isinstance(device, int):
+        return device
+    text = str(device)
+    if text.startswith("cuda"):
+        text = text.partition(":")[2] or "0"
+    if text.isdigit():
+        return int(text)
+    raise ValueError(f"device={device!r} is not a CUDA device for backend={backend!r}; use 'cuda:N'")
+
+
+_CLASSES = {
+    "numpy": Backend,
+    "cupy": CupyBackend,
+    "torch": TorchBackend,
+    "array_api_strict": StrictBackend,
+}
+
+
+def get_backend(name: str | Backend = "numpy", device: Any = None) -> Backend:
+    """Return the :class:`Backend` for ``name`` (numpy, cupy, torch, array_api_strict).
+
+    Raises ``ValueError`` for an unknown name and :class:`BackendUnavailableError` (an
+    ``ImportError``) naming what to install when the library or device is missing.
+    """
+    if isinstance(name, Backend):
+        return name
+    if not isinstance(name, str) or name not in _CLASSES:
+        raise ValueError(f"backend={name!r} is unknown; choose one of {', '.join(BACKENDS)}")
+    return _CLASSES[name](device)
+
+
+def available_backends() -> dict[str, str]:
+    """Map each backend name to 'available' or the reason it is not."""
+    out = {}
+    for name in BACKENDS:
+        try:
+            get_backend(name)
+            out[name] = "available"
+        except (ImportError, ValueError) as exc:
+            out[name] = str(exc)
+    return out
+
+
+def backend_of(x) -> Backend:
+    """The backend an array belongs to (NumPy arrays -> numpy backend)."""
+    ns = array_api_compat.array_namespace(x)
+    if array_api_compat.is_cupy_namespace(ns):
+        return CupyBackend(x.device.id)
+    if array_api_compat.is_torch_namespace(ns):
+        return TorchBackend(x.device)
+    if ns.__name__ == "array_api_strict":
+        return StrictBackend(x.device)
+    return Backend()

@@ -1,0 +1,258 @@
+"""The ``xpnet`` command line: ``train`` and ``info`` (``bench`` and ``tune`` register here too)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import sys
+import time
+from typing import Any
+
+from .activations import HIDDEN, OUTPUT
+from .clipping import CLIP_KINDS
+from .data import DATASETS
+from .initializers import INITIALIZERS
+from .losses import LOSSES
+from .optim import OPTIMIZERS
+
+TRAIN_EXAMPLES = """examples:
+  xpnet train                                   # digits, numpy, the defaults below
+  xpnet train --hidden 256,128 --dropout 0.3 --optimizer sgd --lr 0.05 --plot loss.png
+  xpnet train --activation sigmoid --output sigmoid --loss mse --init random  # the article's setup
+  xpnet train --backend cupy --batch-size 128 --json
+"""
+
+
+def _hidden(text: str) -> list[int]:
+    try:
+        sizes = [int(s) for s in text.split(",") if s.strip()] if text.strip() else []
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--hidden must be comma-separated integers, e.g. 128,64; got {text!r}")
+    if any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError("--hidden sizes must be >= 1")
+    return sizes
+
+
+def add_train_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "train",
+        help="train an MLP on a bundled dataset and report test accuracy",
+        description="Train an MLP on a bundled dataset (stratified train/val/test split, "
+        "features standardized on the training part) and report the test accuracy.",
+        epilog=TRAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--config", help="JSON file of option values (keys as the options' names, e.g. batch_size)")
+    g = p.add_argument_group("data")
+    g.add_argument("--dataset", default="digits", choices=DATASETS)
+    g.add_argument("--val-size", type=float, default=0.1, help="validation fraction (default 0.1)")
+    g.add_argument("--test-size", type=float, default=0.2, help="test fraction (default 0.2)")
+    g = p.add_argument_group("network")
+    g.add_argument("--hidden", type=_hidden, default=[128], help="hidden sizes, e.g. 256,128 (default 128)")
+    g.add_argument("--activation", default="relu", choices=tuple(HIDDEN))
+    g.add_argument("--output", default="softmax", choices=tuple(OUTPUT))
+    g.add_argument("--init", default="he_normal", choices=INITIALIZERS)
+    g.add_argument("--dropout", type=float, default=0.2)
+    g.add_argument("--batch-norm", action="store_true", help="batch normalization after each hidden dense layer")
+    g = p.add_argument_group("training")
+    g.add_argument("--loss", default="categorical_crossentropy", choices=LOSSES)
+    g.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
+    g.add_argument("--lr", type=float, default=None, help="learning rate (default: 1e-3 for adam/adamw, 0.01 otherwise)")
+    g.add_argument("--momentum", type=float, default=0.9, help="for momentum/nesterov (default 0.9)")
+    g.add_argument("--weight-decay", type=float, default=0.0)
+    g.add_argument("--batch-size", type=int, default=32, help="0 for full batch (default 32)")
+    g.add_argument("--epochs", type=int, default=100)
+    g.add_argument("--patience", type=int, default=0, help="early-stopping patience in epochs; 0 disables")
+    g.add_argument("--min-delta", type=float, default=0.0)
+    g.add_argument("--clip", choices=CLIP_KINDS, default=None, help="gradient clipping kind")
+    g.add_argument("--clip-value", type=float, default=1.0, help="clipping threshold (default 1.0)")
+    g.add_argument("--seed", type=int, default=0)
+    g = p.add_argument_group("backend")
+    g.add_argument("--backend", default="numpy", choices=("numpy", "cupy", "torch", "array_api_strict"))
+    g.add_argument("--device", default=None, help="e.g. cuda:0 (default: the backend's default)")
+    g.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    g = p.add_argument_group("output")
+    g.add_argument("--log-every", type=int, default=10, help="log a line every N epochs (0: never)")
+    g.add_argument("--progress", action="store_true", help="show a tqdm progress bar")
+    g.add_argument("--plot", metavar="PNG", help="save raw and smoothed loss curves here")
+    g.add_argument("--save", metavar="NPZ", help="save the trained model here")
+    g.add_argument("--json", action="store_true", help="print one JSON object with the results")
+    p.set_defaults(func=cmd_train)
+    return p
+
+
+def build_model(args: argparse.Namespace, n_features: int, n_classes: int):
+    """The network, trainer and fit options described by parsed ``train`` arguments."""
+    from .network import MLP
+    from .optim import make_optimizer
+    from .training import EarlyStopping, Trainer
+
+    n_out = 1 if (n_classes == 2 and args.output == "sigmoid") else n_classes
+    net = MLP(
+        [n_features, *args.hidden, n_out],
+        activation=args.activation,
+        output=args.output,
+        init=args.init,
+        dropout=args.dropout,
+        batch_norm=args.batch_norm,
+        backend=args.backend,
+        device=args.device,
+        dtype=args.dtype,
+        seed=args.seed,
+    )
+    optimizer = make_optimizer(args.optimizer, args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
+    trainer = Trainer(
+        net,
+        loss=args.loss,
+        optimizer=optimizer,
+        batch_size=args.batch_size or None,
+        clip=(args.clip, args.clip_value) if args.clip else None,
+        seed=args.seed,
+    )
+    stopping = EarlyStopping(patience=args.patience, min_delta=args.min_delta) if args.patience else None
+    return net, trainer, stopping
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .data import load_dataset
+    from .plotting import loss_curves
+
+    ds = load_dataset(args.dataset, test_size=args.test_size, val_size=args.val_size, seed=args.seed)
+    net, trainer, stopping = build_model(args, ds.n_features, ds.n_classes)
+    if not args.json:
+        print(net.summary())
+        print(f"{ds!r}; optimizer {trainer.optimizer!r}")
+    validation = (ds.X_val, ds.y_val) if len(ds.y_val) else None
+    start = time.perf_counter()
+    history = trainer.fit(
+        ds.X_train,
+        ds.y_train,
+        validation_data=validation,
+        epochs=args.epochs,
+        early_stopping=stopping,
+        log_every=args.log_every,
+        progress=args.progress,
+    )
+    seconds = time.perf_counter() - start
+    test_loss, test_acc = trainer.evaluate(ds.X_test, ds.y_test)
+    val_acc = trainer.evaluate(ds.X_val, ds.y_val)[1] if validation else None
+    result: dict[str, Any] = {
+        "dataset": ds.name,
+        "test_accuracy": test_acc,
+        "test_loss": test_loss,
+        "val_accuracy": val_acc,
+        "epochs": len(history),
+        "best_epoch": history.best_epoch,
+        "diverged_epoch": history.diverged_epoch,
+        "train_seconds": seconds,
+        "backend": net.backend.name,
+        "device": str(net.backend.device),
+        "device_name": net.backend.device_name,
+        "dtype": net.dtype,
+        "layers": net.layers,
+        "n_params": net.n_params,
+    }
+    if args.plot:
+        loss_curves(history, path=args.plot)
+        result["plot"] = args.plot
+    if args.save:
+        net.save(args.save)
+        result["model"] = args.save
+    if args.json:
+        print(json.dumps(result))
+    else:
+        val = "" if val_acc is None else f" (val {val_acc:.4f})"
+        print(
+            f"test accuracy {test_acc:.4f}{val} after "
+            f"{result['epochs']} epochs, {seconds:.2f} s of training on {net.backend.name}"
+        )
+        for key in ("plot", "model"):
+            if key in result:
+                print(f"{key} saved to {result[key]}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import numpy
+
+    from . import __version__
+    from .backend import available_backends, get_backend
+
+    info: dict[str, Any] = {
+        "xpnet": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "numpy": numpy.__version__,
+        "backends": {},
+    }
+    for name, status in available_backends().items():
+        entry: dict[str, Any] = {"status": status}
+        if status == "available":
+            be = get_backend(name)
+            entry["device"] = str(be.device)
+            entry["device_name"] = be.device_name
+            module = {"array_api_strict": "array_api_strict"}.get(name, name)
+            entry["version"] = getattr(sys.modules.get(module), "__version__", "?")
+        info["backends"][name] = entry
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    print(f"xpnet {info['xpnet']} on Python {info['python']} ({info['platform']}), numpy {info['numpy']}")
+    for name, entry in info["backends"].items():
+        if entry["status"] == "available":
+            print(f"  {name:<17} {entry['version']:<12} {entry['device']} ({entry['device_name']})")
+        else:
+            print(f"  {name:<17} unavailable: {entry['status']}")
+    return 0
+
+
+def _apply_config(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    args = parser.parse_args(argv)
+    config = getattr(args, "config", None)
+    if not config:
+        return args
+    with open(config) as f:
+        values = json.load(f)
+    if not isinstance(values, dict):
+        parser.error(f"--config {config}: expected a JSON object of option values")
+    sub = parser._subparsers._group_actions[0].choices[args.command]  # noqa: SLF001
+    known = {a.dest for a in sub._actions}  # noqa: SLF001
+    unknown = sorted(set(values) - known)
+    if unknown:
+        parser.error(f"--config {config}: unknown option(s) {', '.join(unknown)}")
+    if isinstance(values.get("hidden"), str):
+        values["hidden"] = _hidden(values["hidden"])
+    sub.set_defaults(**values)
+    return parser.parse_args(argv)  # command-line flags still win over the file
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xpnet", description="Train, benchmark and tune MLPs on any array backend.")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and results")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_train_parser(sub)
+    info = sub.add_parser("info", help="versions, available backends and devices")
+    info.add_argument("--json", action="store_true")
+    info.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = _apply_config(parser, sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet or getattr(args, "json", False) else logging.INFO,
+        format="%(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, ImportError, FileNotFoundError) as exc:
+        print(f"xpnet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Bundled datasets (scikit-learn's) and a synthetic generator, split and scaled.
+
+Splits are stratified; the feature scaler is fitted on the training part only, so no
+statistic of the validation or test data leaks into training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn import datasets as skd
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+DATASETS = ("digits", "iris", "wine", "breast_cancer", "synthetic")
+
+
+@dataclass
+class Dataset:
+    """Train/validation/test arrays (NumPy, float64 features, int64 labels)."""
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    n_classes: int
+
+    @property
+    def n_features(self) -> int:
+        return self.X_train.shape[1]
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({self.name!r}: {self.n_features} features, {self.n_classes} classes, "
+            f"train {len(self.y_train)}, val {len(self.y_val)}, test {len(self.y_test)})"
+        )
+
+
+def synthetic(
+    n_samples: int = 2000, n_features: int = 20, n_classes: int = 3, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """A generated classification problem (``sklearn.datasets.make_classification``)."""
+    return skd.make_classification(
+        n_samples=n_samples,
+        n_features=n_features,
+        n_informative=max(2, n_features // 2),
+        n_redundant=max(0, n_features // 4),
+        n_classes=n_classes,
+        n_clusters_per_class=1,
+        random_state=seed,
+    )
+
+
+def load_raw(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of a bundled dataset, before any split."""
+    if name == "synthetic":
+        return synthetic()
+    loaders = {
+        "digits": skd.load_digits,
+        "iris": skd.load_iris,
+        "wine": skd.load_wine,
+        "breast_cancer": skd.load_breast_cancer,
+    }
+    if name not in loaders:
+        raise ValueError(f"dataset={name!r} is unknown; choose one of {', '.join(DATASETS)}")
+    return loaders[name](return_X_y=True)
+
+
+def load_dataset(
+    name: str = "digits",
+    test_size: float = 0.2,
+    val_size: float = 0.15,
+    seed: int = 0,
+    scale: bool = True,
+) -> Dataset:
+    """Load ``name``, split it stratified into train/val/test, and standardize features.
+
+    ``test_size`` and ``val_size`` are fractions of the whole dataset; ``val_size=0``
+    returns empty validation arrays.
+    """
+    for arg, value in (("test_size", test_size), ("val_size", val_size)):
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"{arg}={value!r} must be a fraction in [0, 1)")
+    if test_size + val_size >= 1.0:
+        raise ValueError("test_size + val_size must leave some data for training")
+    X, y = load_raw(name)
+    X, y = X.astype(np.float64), y.astype(np.int64)
+    X_rest, X_test, y_rest, y_test = _split(X, y, test_size, seed)
+    X_train, X_val, y_train, y_val = _split(X_rest, y_rest, val_size / (1.0 - test_size), seed)
+    if scale:
+        scaler = StandardScaler().fit(X_train)
+        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+        X_val = scaler.transform(X_val) if len(X_val) else X_val
+    return Dataset(name, X_train, y_train, X_val, y_val, X_test, y_test, int(y.max()) + 1)
+
+
+def _split(X, y, fraction, seed):
+    if fraction == 0.0:
+        return X, X[:0], y, y[:0]
+    return train_test_split(X, y, test_size=fraction, stratify=y, random_state=seed)

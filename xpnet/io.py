@@ -1,0 +1,74 @@
+"""Saving and loading models as ``.npz``: arrays plus the architecture as JSON, no pickle.
+
+Files are written to a temporary file beside the target and renamed into place, so an
+interrupted save never leaves a truncated or half-written model behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT_VERSION = 1
+_META_KEY = "__xpnet_meta__"
+
+
+def atomic_savez(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    """Write ``arrays`` and ``meta`` (JSON) to ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = dict(arrays)
+    payload[_META_KEY] = np.array(json.dumps(meta))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_npz(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """``(arrays, meta)`` from a file written by :func:`atomic_savez` (no pickle)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {str(path)!r}")
+    with np.load(path, allow_pickle=False) as f:
+        if _META_KEY not in f.files:
+            raise ValueError(f"{str(path)!r} is not an xpnet file (no {_META_KEY} entry)")
+        meta = json.loads(str(f[_META_KEY]))
+        arrays = {k: f[k] for k in f.files if k != _META_KEY}
+    return arrays, meta
+
+
+def save(net, path: str | os.PathLike) -> None:
+    """Save ``net``'s architecture and state to ``path`` (``.npz``)."""
+    state = {k: net.backend.to_numpy(v) for k, v in net.state_dict(copy=False).items()}
+    meta = {"format": "xpnet.MLP", "version": FORMAT_VERSION, "config": net.config()}
+    atomic_savez(path, state, meta)
+
+
+def load(path: str | os.PathLike, backend: str = "numpy", device: Any = None, dtype: Any = None):
+    """Load a model saved by ``net.save`` onto ``backend`` (any backend, any device)."""
+    from .network import MLP
+
+    arrays, meta = read_npz(path)
+    if meta.get("format") != "xpnet.MLP":
+        raise ValueError(f"{str(path)!r} holds {meta.get('format')!r}, not an xpnet.MLP")
+    if meta.get("version", 0) > FORMAT_VERSION:
+        raise ValueError(f"{str(path)!r} was written by a newer xpnet (format {meta['version']})")
+    config = dict(meta["config"])
+    if dtype is not None:
+        config["dtype"] = dtype
+    net = MLP(**config, backend=backend, device=device)
+    net.load_state_dict(arrays)
+    return net
