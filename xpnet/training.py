@@ -122,7 +122,8 @@ class Trainer:
             X, Y = xp.take(X, perm, axis=0), xp.take(Y, perm, axis=0)
         loss_sum = norm_sum = None
         for start in range(0, n, bs):
-            xb, yb = X[start : start + bs], Y[start : start + bs]
+            stop = min(start + bs, n)
+            xb, yb = X[start:stop, :], Y[start:stop, :]
             value, grads, _ = net._loss_and_grads(xb, yb, self.loss, update_stats=True)
             if self.track_grad_norm:
                 gn = global_norm(xp, grads)
