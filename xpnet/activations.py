@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 LEAKY_SLOPE = 0.01  # torch.nn.LeakyReLU's default negative_slope
 

@@ -29,7 +29,9 @@ def _hidden(text: str) -> list[int]:
     try:
         sizes = [int(s) for s in text.split(",") if s.strip()] if text.strip() else []
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--hidden must be comma-separated integers, e.g. 128,64; got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"--hidden must be comma-separated integers, e.g. 128,64; got {text!r}"
+        ) from None
     if any(s < 1 for s in sizes):
         raise argparse.ArgumentTypeError("--hidden sizes must be >= 1")
     return sizes

@@ -69,7 +69,7 @@ def loss_value(xp, loss: str, output: str, z, a, y):
         per = xp.maximum(z, zero) - y * z + xp.log1p(xp.exp(-xp.abs(z)))
         return xp.sum(per) / _count(z)
     logp = _log_softmax(xp, z)
-    log1mp = xp.log(-xp.expm1(logp))
+    log1mp = xp.log(xp.clip(-xp.expm1(logp), min=xp.finfo(z.dtype).smallest_normal))  # no log(0) warning
     per = y * xp.clip(logp, min=LOG_CLAMP) + (1.0 - y) * xp.clip(log1mp, min=LOG_CLAMP)
     return -xp.sum(per) / _count(z)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class MLP:
         host = np.random.default_rng(seed)
         self.params: dict[str, Any] = {}
         self.buffers: dict[str, Any] = {}
-        for i, (fan_in, fan_out) in enumerate(zip(self.layers[:-1], self.layers[1:])):
+        for i, (fan_in, fan_out) in enumerate(zip(self.layers[:-1], self.layers[1:], strict=True)):
             self.params[f"dense{i}.weight"] = self._put(initialize(self.init, fan_in, fan_out, host))
             self.params[f"dense{i}.bias"] = self._put(np.zeros(fan_out))
             if self.batch_norm and i < self.n_hidden:
@@ -276,7 +277,7 @@ class MLP:
     def summary(self) -> str:
         """A table of layers, shapes and parameter counts."""
         rows = [f"MLP on {self.backend.name} ({self.backend.device}), dtype {self.dtype}"]
-        for i, (fan_in, fan_out) in enumerate(zip(self.layers[:-1], self.layers[1:])):
+        for i, (fan_in, fan_out) in enumerate(zip(self.layers[:-1], self.layers[1:], strict=True)):
             hidden = i < self.n_hidden
             parts = [f"dense{i}: {fan_in} -> {fan_out}"]
             count = fan_in * fan_out + fan_out

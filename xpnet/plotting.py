@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def ema(values: Sequence[float], weight: float = 0.9) -> list[float]:

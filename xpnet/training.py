@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .clipping import check_clip, clip_grads, global_norm
 from .losses import check_pairing, loss_value
 from .network import MLP
-from .optim import Optimizer, SGD, make_optimizer
+from .optim import SGD, Optimizer, make_optimizer
 from .validation import check_int, check_positive
 
 logger = logging.getLogger("xpnet")

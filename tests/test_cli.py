@@ -1,0 +1,68 @@
+"""The command line: `xpnet train` and `xpnet info`, JSON output, configs and errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import xpnet
+from xpnet.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_train_json_plot_save(tmp_path, capsys):
+    plot, model = tmp_path / "loss.png", tmp_path / "m.npz"
+    code = main(["train", "--dataset", "iris", "--epochs", "30", "--hidden", "16", "--lr", "0.01", "--json",
+                 "--plot", str(plot), "--save", str(model)])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    for key in ("test_accuracy", "val_accuracy", "epochs", "train_seconds", "backend", "device"):
+        assert key in result
+    assert result["epochs"] == 30 and result["backend"] == "numpy" and result["test_accuracy"] > 0.8
+    assert plot.exists()
+    net = xpnet.load(model)
+    assert net.layers == [4, 16, 3]
+
+
+def test_train_config_file_and_flag_precedence(tmp_path, capsys):
+    config = tmp_path / "best.json"
+    config.write_text(json.dumps({"hidden": [8, 8], "epochs": 3, "optimizer": "sgd", "lr": 0.1}))
+    assert main(["train", "--dataset", "wine", "--config", str(config), "--epochs", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["layers"] == [13, 8, 8, 3] and result["epochs"] == 2
+
+
+def test_train_reports_bad_values(capsys):
+    assert main(["train", "--dataset", "iris", "--dropout", "1.5", "--epochs", "1"]) == 2
+    assert "dropout=1.5" in capsys.readouterr().err
+
+
+def test_info_json(capsys):
+    assert main(["info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["backends"]["numpy"]["status"] == "available"
+    assert "install" in info["backends"]["cupy"]["status"] or info["backends"]["cupy"]["status"] == "available"
+
+
+def test_console_script_default_train_help():
+    out = subprocess.run([sys.executable, "-m", "xpnet.cli", "train", "--help"], capture_output=True,
+                         text=True, check=True, cwd=ROOT)
+    assert "examples:" in out.stdout and "--batch-norm" in out.stdout
+
+
+def test_default_train_reaches_97_percent(capsys):
+    """The README's main job: `xpnet train` with no arguments on digits."""
+    assert main(["train", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["dataset"] == "digits" and result["test_accuracy"] >= 0.97
+    assert np.isfinite(result["train_seconds"])
+
+
+def test_readme_test_command_is_what_ci_runs():
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert ci in (ROOT / "README.md").read_text()
