@@ -9,9 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn import datasets as skd
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
 DATASETS = ("digits", "iris", "wine", "breast_cancer", "synthetic")
 
@@ -44,7 +41,9 @@ def synthetic(
     n_samples: int = 2000, n_features: int = 20, n_classes: int = 3, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """A generated classification problem (``sklearn.datasets.make_classification``)."""
-    return skd.make_classification(
+    from sklearn.datasets import make_classification  # imported lazily: `import xpnet` stays fast
+
+    return make_classification(
         n_samples=n_samples,
         n_features=n_features,
         n_informative=max(2, n_features // 2),
@@ -59,6 +58,8 @@ def load_raw(name: str) -> tuple[np.ndarray, np.ndarray]:
     """Features and labels of a bundled dataset, before any split."""
     if name == "synthetic":
         return synthetic()
+    from sklearn import datasets as skd
+
     loaders = {
         "digits": skd.load_digits,
         "iris": skd.load_iris,
@@ -92,6 +93,8 @@ def load_dataset(
     X_rest, X_test, y_rest, y_test = _split(X, y, test_size, seed)
     X_train, X_val, y_train, y_val = _split(X_rest, y_rest, val_size / (1.0 - test_size), seed)
     if scale:
+        from sklearn.preprocessing import StandardScaler
+
         scaler = StandardScaler().fit(X_train)
         X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
         X_val = scaler.transform(X_val) if len(X_val) else X_val
@@ -101,4 +104,6 @@ def load_dataset(
 def _split(X, y, fraction, seed):
     if fraction == 0.0:
         return X, X[:0], y, y[:0]
+    from sklearn.model_selection import train_test_split
+
     return train_test_split(X, y, test_size=fraction, stratify=y, random_state=seed)
