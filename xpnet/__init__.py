@@ -3,7 +3,7 @@
 The same code trains on NumPy (CPU), CuPy (CUDA), PyTorch tensors and array-api-strict.
 """
 
-from . import data, optim, plotting
+from . import data, optim, plotting, schedules
 from .backend import Backend, BackendUnavailableError, available_backends, get_backend
 from .io import load
 from .network import MLP
@@ -25,4 +25,5 @@ __all__ = [
     "load",
     "optim",
     "plotting",
+    "schedules",
 ]

@@ -16,6 +16,7 @@ import array_api_compat
 import numpy as np
 
 BACKENDS = ("numpy", "cupy", "torch", "array_api_strict")
+_NUMPY_COMPLIANT = tuple(int(v) for v in np.__version__.split(".")[:2]) >= (2, 1)
 FLOAT_DTYPES = ("float32", "float64")
 
 _INSTALL_HINT = {
@@ -63,11 +64,30 @@ class DeviceRNG:
         """A random permutation of ``range(n)`` as an integer index array on the device."""
         return self.backend._permutation(self._gen, n)
 
+    def get_state(self) -> Any:
+        """The generator's state for checkpoints: a JSON-able dict, a uint8 NumPy array, or None.
+
+        None means this library's generator cannot be saved (CuPy); resuming then restarts
+        its stream instead of continuing it.
+        """
+        return self.backend._get_rng_state(self._gen)
+
+    def set_state(self, state: Any) -> None:
+        """Restore a state from :meth:`get_state` (None leaves the generator as it is)."""
+        if state is not None:
+            self.backend._set_rng_state(self._gen, state)
+
 
 class Backend:
-    """Namespace, device and the few things the Array API standard lacks."""
+    """Namespace, device and the few things the Array API standard lacks.
+
+    ``inplace`` is a capability flag: True where arrays are NumPy arrays whose ufuncs take
+    ``out=``, so the math modules may take their in-place fast paths; the generic ``xp``
+    code (used everywhere else) stays the reference.
+    """
 
     name = "numpy"
+    inplace = True
 
     def __init__(self, device: Any = None):
         self.device = self._resolve_device(device)
@@ -80,6 +100,10 @@ class Backend:
         return "cpu"
 
     def _namespace(self):
+        # NumPy >= 2.1 implements the standard itself: using it directly skips the
+        # array_api_compat wrappers (a Python call per op, which per-step overhead feels).
+        if _NUMPY_COMPLIANT:
+            return np
         return array_api_compat.array_namespace(np.empty(0))
 
     def _make_generator(self, seed):
@@ -93,6 +117,12 @@ class Backend:
 
     def _permutation(self, gen, n):
         return self.asarray(gen.permutation(n))
+
+    def _get_rng_state(self, gen):
+        return gen.bit_generator.state
+
+    def _set_rng_state(self, gen, state):
+        gen.bit_generator.state = state
 
     def to_numpy(self, x) -> np.ndarray:
         """Copy ``x`` to a host NumPy array."""
@@ -142,6 +172,7 @@ def _np_dtype(dtype) -> np.dtype:
 
 class CupyBackend(Backend):
     name = "cupy"
+    inplace = False
 
     def _resolve_device(self, device):
         cp = _import("cupy", "cupy")
@@ -190,6 +221,12 @@ class CupyBackend(Backend):
         with self.device:
             return gen.permutation(n)
 
+    def _get_rng_state(self, gen):
+        return None  # cupy's RandomState keeps its cuRAND state out of reach
+
+    def _set_rng_state(self, gen, state):
+        pass
+
     def to_numpy(self, x):
         import cupy
 
@@ -208,6 +245,7 @@ class CupyBackend(Backend):
 
 class TorchBackend(Backend):
     name = "torch"
+    inplace = False
 
     def _resolve_device(self, device):
         torch = _import("torch", "torch")
@@ -246,6 +284,14 @@ class TorchBackend(Backend):
 
         return torch.randperm(n, generator=gen, device=self.device)
 
+    def _get_rng_state(self, gen):
+        return gen.get_state().numpy().copy()
+
+    def _set_rng_state(self, gen, state):
+        import torch
+
+        gen.set_state(torch.as_tensor(np.asarray(state, dtype=np.uint8)))
+
     def to_numpy(self, x):
         return x.detach().cpu().numpy()
 
@@ -268,6 +314,7 @@ class StrictBackend(Backend):
     """array-api-strict: the standard and nothing else; catches stray NumPy calls."""
 
     name = "array_api_strict"
+    inplace = False
 
     def _resolve_device(self, device):
         strict = _import("array_api_strict", "array_api_strict")

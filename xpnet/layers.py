@@ -9,8 +9,12 @@ BN_EPS = 1e-5  # torch.nn.BatchNorm1d defaults
 BN_MOMENTUM = 0.1
 
 
-def dense_forward(xp, x, W, b):
-    """``z = x @ W + b``."""
+def dense_forward(xp, x, W, b, inplace: bool = False):
+    """``z = x @ W + b``; ``inplace`` (NumPy) adds the bias into the matmul's output buffer."""
+    if inplace:
+        z = x @ W
+        z += b
+        return z
     return x @ W + b
 
 

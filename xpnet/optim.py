@@ -249,7 +249,9 @@ class RMSprop(Optimizer):
             p -= self.lr * (g / avg)
 
 
-def make_optimizer(name: str, lr: float | None = None, momentum: float = 0.9, weight_decay: float = 0.0) -> Optimizer:
+def make_optimizer(
+    name: str, lr: float | None = None, momentum: float = 0.9, weight_decay: float = 0.0
+) -> Optimizer:
     """Build an optimizer from a CLI-style name (sgd, momentum, nesterov, adam, adamw, rmsprop)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer={name!r} is unknown; choose one of {', '.join(OPTIMIZERS)}")

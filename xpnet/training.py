@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from .checkpoint import load_checkpoint, save_checkpoint
 from .clipping import check_clip, clip_grads, global_norm
 from .losses import check_pairing, loss_value
 from .network import MLP
@@ -34,12 +36,15 @@ class EarlyStopping:
     """Stop when the monitored loss has not improved by ``min_delta`` for ``patience`` epochs.
 
     With ``restore_best`` every parameter and buffer is restored to the best epoch's values
-    (from a copy, so later in-place updates cannot touch it).
+    (from a copy, so later in-place updates cannot touch it). With ``track_min`` the bar is
+    the running minimum, as scikit-learn's ``tol`` rule has it: a gain smaller than
+    ``min_delta`` still moves the best value (so a slow crawl counts as no improvement).
     """
 
     patience: int = 10
     min_delta: float = 0.0
     restore_best: bool = True
+    track_min: bool = False
 
     def __post_init__(self):
         self.patience = check_int(self.patience, "patience", minimum=1)
@@ -117,13 +122,15 @@ class Trainer:
         net, xp = self.net, self.net.xp
         n = X.shape[0]
         bs = n if self.batch_size is None else min(self.batch_size, n)
-        if self.shuffle and bs < n:
-            perm = self.rng.permutation(n)
-            X, Y = xp.take(X, perm, axis=0), xp.take(Y, perm, axis=0)
+        perm = self.rng.permutation(n) if self.shuffle and bs < n else None
         loss_sum = norm_sum = None
         for start in range(0, n, bs):
             stop = min(start + bs, n)
-            xb, yb = X[start:stop, :], Y[start:stop, :]
+            if perm is None:
+                xb, yb = X[start:stop, :], Y[start:stop, :]
+            else:  # gather each batch as it is used (cache-hot), not a shuffled copy of all X
+                idx = perm[start:stop]
+                xb, yb = xp.take(X, idx, axis=0), xp.take(Y, idx, axis=0)
             value, grads, _ = net._loss_and_grads(xb, yb, self.loss, update_stats=True)
             if self.track_grad_norm:
                 gn = global_norm(xp, grads)
@@ -162,16 +169,26 @@ class Trainer:
         early_stopping: EarlyStopping | None = None,
         log_every: int = 0,
         progress: bool = False,
+        checkpoint: str | os.PathLike | None = None,
+        checkpoint_every: int = 10,
+        resume_from: str | os.PathLike | None = None,
     ) -> History:
         """Train for up to ``epochs`` epochs and return the :class:`History`.
 
         Early stopping and the best-parameter snapshot monitor the validation loss when
         ``validation_data`` is given, else the training loss. A NaN/inf loss stops the run
         with a :class:`DivergenceWarning` and restores the best parameters seen.
+        ``checkpoint`` (a path) is written atomically every ``checkpoint_every`` epochs and
+        at the run's last epoch; ``resume_from`` continues the run saved there (same data and
+        settings), ending exactly where an uninterrupted run would (see :mod:`xpnet.checkpoint`).
         """
         net = self.net
         epochs = check_int(epochs, "epochs")
         log_every = check_int(log_every, "log_every", minimum=0)
+        checkpoint_every = check_int(checkpoint_every, "checkpoint_every")
+        for name, value in (("checkpoint", checkpoint), ("resume_from", resume_from)):
+            if value is not None and not isinstance(value, (str, os.PathLike)):
+                raise TypeError(f"{name} must be a file path or None; got {type(value).__name__}")
         if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
             raise TypeError("early_stopping must be an xpnet.EarlyStopping or None")
         Xd = net.as_input(X)
@@ -184,7 +201,20 @@ class Trainer:
             Yv = net.as_targets(validation_data[1], Xv.shape[0], self.loss)
         history = History()
         best_value, best_state, since_best = math.inf, net.state_dict(), 0
-        bar = tqdm(range(1, epochs + 1), disable=not progress, desc="train", unit="epoch")
+        first = 1
+        if resume_from is not None:
+            saved = load_checkpoint(resume_from, self)
+            if saved["epoch"] > epochs:
+                raise ValueError(
+                    f"epochs={epochs} is less than the {saved['epoch']} epochs resume_from has run"
+                )
+            history = History(**saved["history"])
+            best_value, best_state, since_best = saved["best_value"], saved["best_state"], saved["since_best"]
+            first = epochs + 1 if history.stopped_epoch is not None else saved["epoch"] + 1
+        epoch_range = range(first, epochs + 1)
+        bar = tqdm(
+            epoch_range, disable=not progress, desc="train", unit="epoch", initial=first - 1, total=epochs
+        )
         for epoch in bar:
             lr = self.optimizer.lr
             start = time.perf_counter()
@@ -220,13 +250,20 @@ class Trainer:
                 history.best_epoch = epoch
             else:
                 since_best += 1
+                if early_stopping is not None and early_stopping.track_min and monitored < best_value:
+                    best_value, best_state = monitored, net.state_dict()
+                    history.best_epoch = epoch
             if log_every and (epoch % log_every == 0 or epoch == 1):
                 logger.info(_log_line(epoch, epochs, tl, vl, va, lr, elapsed))
             bar.set_postfix(loss=f"{tl:.4f}", val_loss=f"{vl:.4f}", val_acc=f"{va:.4f}")
             if self.schedule is not None:
                 self.schedule.step(monitored)
-            if early_stopping is not None and since_best >= early_stopping.patience:
+            stop = early_stopping is not None and since_best >= early_stopping.patience
+            if stop:
                 history.stopped_epoch = epoch
+            if checkpoint is not None and (stop or epoch == epochs or epoch % checkpoint_every == 0):
+                save_checkpoint(checkpoint, self, history, epoch, best_value, best_state, since_best)
+            if stop:
                 logger.info(f"early stopping at epoch {epoch}; best epoch {history.best_epoch}")
                 break
         bar.close()

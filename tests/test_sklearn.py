@@ -1,0 +1,329 @@
+"""The scikit-learn estimators: sklearn's own estimator checks, targets, partial_fit, backends."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
+from threadpoolctl import threadpool_limits
+
+import xpnet
+from xpnet.sklearn import XPNetClassifier, XPNetRegressor
+
+# Short runs with the options the defaults leave off (batch norm, clipping, other
+# optimizers, full batch), so sklearn's checks exercise every code path in seconds.
+CHECKED = [
+    XPNetClassifier(max_iter=30),
+    XPNetRegressor(max_iter=50, learning_rate_init=0.01),
+    XPNetClassifier(
+        hidden_layer_sizes=(16, 8),
+        batch_norm=True,
+        dropout=0.1,
+        optimizer="nesterov",
+        learning_rate_init=0.05,
+        clip=("global_norm", 5.0),
+        batch_size=16,
+        max_iter=30,
+    ),
+    XPNetRegressor(
+        hidden_layer_sizes=(32,),
+        activation="tanh",
+        init="glorot_uniform",
+        dropout=0.0,
+        optimizer="adamw",
+        weight_decay=1e-3,
+        batch_size=None,
+        dtype="float64",
+        max_iter=50,
+        learning_rate_init=0.01,
+    ),
+]
+
+
+def _expected_failed_checks(estimator) -> dict[str, str]:
+    """No check is expected to fail; a failure here is a bug to fix, not to declare."""
+    return {}
+
+
+@parametrize_with_checks(CHECKED, expected_failed_checks=_expected_failed_checks)
+def test_sklearn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # short runs on purpose
+        check(estimator)
+
+
+@pytest.mark.parametrize("estimator", [XPNetClassifier(), XPNetRegressor()], ids=["classifier", "regressor"])
+def test_check_estimator_with_defaults_reports_no_failure(estimator):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        results = check_estimator(estimator, on_fail=None)
+    statuses = {r["status"] for r in results}
+    failed = [
+        (r["check_name"], repr(r["exception"])) for r in results if r["status"] not in ("passed", "skipped")
+    ]
+    assert not failed, failed
+    assert "passed" in statuses and len(results) > 40
+
+
+@pytest.fixture(scope="module")
+def digits_split():
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
+
+
+def test_digits_defaults_reach_97_percent_in_a_pipeline(digits_split):
+    X_train, X_test, y_train, y_test = digits_split
+    with threadpool_limits(limits=1, user_api="blas"):  # threads only contend at this size on shared CI cores
+        model = make_pipeline(StandardScaler(), XPNetClassifier(random_state=0)).fit(X_train, y_train)
+    clf = model[-1]
+    assert model.score(X_test, y_test) >= 0.97
+    assert clf.n_iter_ < clf.max_iter  # stopped by the tol rule, not by the epoch budget
+    assert len(clf.loss_curve_) == clf.n_iter_ and clf.loss_curve_[-1] < 0.2 * clf.loss_curve_[0]
+    assert isinstance(clf.model_, xpnet.MLP) and clf.model_.layers == [64, 100, 10]
+    assert clf.n_features_in_ == 64 and list(clf.classes_) == list(range(10))
+
+
+@pytest.fixture
+def binary():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((120, 5))
+    y = np.where(X[:, 0] + 0.5 * X[:, 1] > 0, "yes", "no")
+    return X, y
+
+
+def test_binary_uses_one_sigmoid_unit_and_returns_two_probability_columns(binary):
+    X, y = binary
+    clf = XPNetClassifier(hidden_layer_sizes=(16,), max_iter=150, random_state=0).fit(X, y)
+    assert list(clf.classes_) == ["no", "yes"]
+    assert clf.model_.layers == [5, 16, 1] and clf.model_.output == "sigmoid"
+    proba = clf.predict_proba(X)
+    assert proba.shape == (120, 2) and proba.dtype == np.float64
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert np.array_equal(clf.predict(X), clf.classes_[(proba[:, 1] >= 0.5).astype(int)])
+    assert clf.score(X, y) > 0.9
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), proba)
+
+
+def test_multiclass_softmax_with_string_labels(blobs):
+    X, y = blobs
+    labels = np.array(["cat", "dog", "emu"])[y]
+    clf = XPNetClassifier(hidden_layer_sizes=(8,), batch_size=16, max_iter=100, random_state=0).fit(X, labels)
+    assert clf.model_.output == "softmax" and clf.n_outputs_ == 3
+    proba = clf.predict_proba(X)
+    assert proba.shape == (150, 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert set(clf.predict(X)) <= {"cat", "dog", "emu"} and clf.score(X, labels) > 0.95
+
+
+def test_multilabel_indicator_targets(blobs):
+    X, y = blobs
+    Y = np.stack([y == 0, y != 1, X[:, 0] > 0], axis=1).astype(int)
+    clf = XPNetClassifier(hidden_layer_sizes=(16,), max_iter=150, random_state=0).fit(X, Y)
+    assert clf.model_.output == "sigmoid" and clf.model_.n_outputs == 3
+    pred = clf.predict(X)
+    assert pred.shape == Y.shape and set(np.unique(pred)) <= {0, 1}
+    assert (pred == Y).mean() > 0.9
+    assert clf.predict_proba(X).shape == (150, 3)
+
+
+def test_regressor_single_and_multi_output():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 3))
+    Y = np.stack([X[:, 0] - 2 * X[:, 1], np.sin(X[:, 2])], axis=1)
+    reg = XPNetRegressor(hidden_layer_sizes=(32,), dropout=0.0, batch_size=32, max_iter=200, random_state=0)
+    reg.fit(X, Y)
+    assert reg.model_.output == "identity" and reg.n_outputs_ == 2
+    pred = reg.predict(X)
+    assert pred.shape == (200, 2) and pred.dtype == np.float64
+    assert reg.score(X, Y) > 0.9
+    single = clone(reg).fit(X, Y[:, 0])
+    assert single.predict(X).shape == (200,) and single.score(X, Y[:, 0]) > 0.9
+
+
+def test_partial_fit_twice_equals_two_epochs_of_fit(blobs):
+    X, y = blobs
+    params = dict(hidden_layer_sizes=(8,), batch_size=32, random_state=0, max_iter=2)
+    inc = XPNetClassifier(**params)
+    inc.partial_fit(X, y, classes=[0, 1, 2])
+    optimizer = inc._optimizer
+    inc.partial_fit(X, y)
+    assert inc._optimizer is optimizer and optimizer.steps == 2 * 5  # state kept: 5 batches per epoch
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+        full = XPNetClassifier(**params).fit(X, y)
+    assert inc.n_iter_ == full.n_iter_ == 2 and inc.t_ == 2 * len(X)
+    np.testing.assert_array_equal(inc.loss_curve_, full.loss_curve_)
+    for key, value in full.model_.state_dict().items():
+        np.testing.assert_array_equal(inc.model_.state_dict()[key], value)
+
+
+def test_partial_fit_needs_classes_first_and_rejects_unknown_labels(blobs):
+    X, y = blobs
+    clf = XPNetClassifier()
+    with pytest.raises(ValueError, match="classes must be passed"):
+        clf.partial_fit(X, y)
+    clf.partial_fit(X[y < 2], y[y < 2], classes=[0, 1, 2])  # a batch need not hold every class
+    assert list(clf.classes_) == [0, 1, 2] and clf.n_iter_ == 1
+    with pytest.raises(ValueError, match="not in classes"):
+        clf.partial_fit(X, y + 5)
+    with pytest.raises(ValueError, match="features"):
+        clf.partial_fit(X[:, :2], y)
+
+
+def test_early_stopping_records_validation_scores_and_restores_the_best(blobs):
+    X, y = blobs
+    clf = XPNetClassifier(
+        hidden_layer_sizes=(8,),
+        early_stopping=True,
+        validation_fraction=0.2,
+        n_iter_no_change=5,
+        batch_size=16,
+        max_iter=300,
+        random_state=0,
+    ).fit(X, y)
+    assert len(clf.validation_scores_) == clf.n_iter_ < 300
+    assert clf.best_validation_score_ == max(clf.validation_scores_) > 0.9
+    rng = np.random.default_rng(0)
+    Xr = rng.standard_normal((200, 2))
+    reg = XPNetRegressor(early_stopping=True, batch_size=32, max_iter=300, random_state=0).fit(
+        Xr, Xr[:, 0] * Xr[:, 1]
+    )
+    assert len(reg.validation_scores_) == reg.n_iter_ and reg.best_validation_score_ > 0.5
+
+
+def test_no_early_stopping_means_no_validation_scores(blobs):
+    X, y = blobs
+    with pytest.warns(ConvergenceWarning):
+        clf = XPNetClassifier(max_iter=5).fit(X, y)
+    assert clf.validation_scores_ is None and clf.n_iter_ == 5
+
+
+def test_warm_start_continues_from_the_fitted_weights(blobs):
+    X, y = blobs
+    clf = XPNetClassifier(hidden_layer_sizes=(8,), max_iter=3, warm_start=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+        model = clf.model_
+        clf.fit(X, y)
+    assert clf.model_ is model and clf.n_iter_ == 6 and len(clf.loss_curve_) == 6
+    assert clf.loss_curve_[3] < clf.loss_curve_[0]
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"activation": "swish"}, "activation"),
+        ({"init": "orthogonal"}, "init"),
+        ({"optimizer": "lbfgs"}, "optimizer"),
+        ({"learning_rate": "invscaling"}, "learning_rate"),
+        ({"backend": "jax"}, "backend"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"hidden_layer_sizes": (10, 0)}, "hidden_layer_sizes"),
+        ({"learning_rate_init": -0.1}, "learning_rate_init"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"max_iter": 0}, "max_iter"),
+        ({"validation_fraction": 1.0}, "validation_fraction"),
+        ({"clip": ("sideways", 1.0)}, "clip"),
+    ],
+)
+def test_bad_parameters_fail_at_fit_naming_the_parameter(blobs, params, match):
+    X, y = blobs
+    clf = XPNetClassifier(**params)  # construction never validates (sklearn convention)
+    with pytest.raises(ValueError, match=match):
+        clf.fit(X, y)
+    assert not hasattr(clf, "model_")
+
+
+def test_learning_rate_schedule_decays_the_step_size(blobs):
+    X, y = blobs
+    lrs = {}
+    for schedule in ("constant", "exponential"):
+        clf = XPNetClassifier(learning_rate=schedule, learning_rate_init=0.01, max_iter=20, tol=0.0)
+        with pytest.warns(ConvergenceWarning):
+            clf.fit(X, y)
+        lrs[schedule] = clf._optimizer.lr
+    assert lrs["constant"] == 0.01
+    assert lrs["exponential"] < 0.05 * 0.01  # decays to about 1% of the base rate over max_iter
+
+
+def test_dtype_must_be_a_float_type(blobs):
+    with pytest.raises(TypeError, match="dtype"):
+        XPNetClassifier(dtype="int32").fit(*blobs)
+
+
+def test_grid_search_over_width_and_dropout(blobs):
+    X, y = blobs
+    grid = {"hidden_layer_sizes": [(4,), (16,)], "dropout": [0.0, 0.2]}
+    search = GridSearchCV(XPNetClassifier(batch_size=16, max_iter=40, random_state=0), grid, cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X, y)
+    assert len(search.cv_results_["params"]) == 4
+    assert search.best_params_["hidden_layer_sizes"] in grid["hidden_layer_sizes"]
+    assert search.best_score_ > 0.9
+
+
+def test_predictions_do_not_depend_on_the_batch(blobs):
+    X, y = blobs
+    X = np.concatenate([X] * 3)  # 450 rows: more than one prediction block
+    clf = XPNetClassifier(hidden_layer_sizes=(8,), max_iter=20, random_state=0).fit(
+        X, np.concatenate([y] * 3)
+    )
+    full = clf.predict_proba(X)
+    pieces = np.concatenate([clf.predict_proba(X[i : i + 7]) for i in range(0, len(X), 7)])
+    np.testing.assert_array_equal(pieces, full)
+
+
+@pytest.mark.parametrize(("name", "device"), [("array_api_strict", "device1"), ("torch", "cpu")])
+def test_other_backends_return_numpy_and_match_numpy(blobs, name, device):
+    pytest.importorskip(name)
+    X, y = blobs
+    params = dict(
+        hidden_layer_sizes=(8,), dropout=0.0, shuffle=False, dtype="float64", max_iter=5, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = XPNetClassifier(**params).fit(X, y)
+        other = XPNetClassifier(backend=name, device=device, **params).fit(X, y)
+    assert other.model_.backend.name == name
+    proba = other.predict_proba(X)
+    assert type(proba) is np.ndarray and type(other.predict(X)) is np.ndarray
+    np.testing.assert_allclose(proba, ref.predict_proba(X), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(other.loss_curve_, ref.loss_curve_, rtol=1e-9)
+
+
+def test_pickle_keeps_predictions_on_a_non_numpy_backend(blobs):
+    pytest.importorskip("torch")
+    X, y = blobs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = XPNetClassifier(hidden_layer_sizes=(8,), backend="torch", max_iter=5, random_state=0).fit(X, y)
+    again = pickle.loads(pickle.dumps(clf))
+    assert again.model_.backend.name == "torch" and hasattr(clf, "model_")
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+    again.partial_fit(X, y)  # a fresh optimizer, same network
+    assert again.n_iter_ == clf.n_iter_ + 1
+
+
+def test_cupy_backend_on_gpu(blobs):
+    if xpnet.available_backends()["cupy"] != "available":
+        pytest.skip("needs CuPy and a CUDA GPU (pip install 'xpnet[cuda12]')")
+    X, y = blobs
+    clf = XPNetClassifier(hidden_layer_sizes=(16,), backend="cupy", max_iter=50, random_state=0).fit(X, y)
+    assert type(clf.predict_proba(X)) is np.ndarray and clf.score(X, y) > 0.9
+
+
+def test_tags_declare_multilabel_and_multioutput():
+    assert XPNetClassifier().__sklearn_tags__().classifier_tags.multi_label
+    tags = XPNetRegressor().__sklearn_tags__()
+    assert tags.target_tags.multi_output and tags.target_tags.single_output
+    assert not tags.input_tags.allow_nan
