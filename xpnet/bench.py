@@ -153,7 +153,8 @@ def xpnet_runner(workload: Workload, X, y, backend: str = "numpy", dtype: str = 
         loss, _ = trainer._epoch(Xd, Yd)
         return be.item(loss)  # the one sync per epoch, as fit() does
 
-    return Runner(f"xpnet-{be.name}", "xpnet", str(be.device), be.device_name, epoch)
+    label = _cpu_name() if str(be.device) == "cpu" else be.device_name
+    return Runner(f"xpnet-{be.name}", "xpnet", str(be.device), label, epoch)
 
 
 def _xpnet_net(workload, be, dtype, seed):
@@ -388,9 +389,7 @@ def _worker(conn) -> None:
                 runner = make_runner(spec, WORKLOADS[wname], X, y, dtype, seed)
                 conn.send(("ok", (runner.name, runner.kind, runner.device, runner.device_name, X.shape[0])))
             elif cmd == "epoch":
-                t = time.perf_counter()
-                runner.epoch()
-                conn.send(("ok", time.perf_counter() - t))
+                conn.send(("ok", _timed(runner.epoch, *args)()))
             elif cmd == "peak":
                 conn.send(("ok", gemm_peak(*args)))
         except Exception as exc:  # reported to the parent, which skips this runner
@@ -428,9 +427,13 @@ class Worker:
 
 
 def measure(
-    epochs: dict[str, Callable[[], float]], repeats: int = 3, warmup: int = 1
+    epochs: dict[str, Callable[[], float]], repeats: int = 3, warmup: int = 1, settle: float = 0.0
 ) -> dict[str, list[float]]:
-    """Epoch seconds per named epoch function; rounds rotate (A B C, B C A, ...) so drift cancels."""
+    """Epoch seconds per named epoch function; rounds rotate (A B C, B C A, ...) so drift cancels.
+
+    ``settle`` seconds of sleep before each timed call let the previous runner's idle
+    BLAS/OpenMP threads stop spinning, so they do not steal the next runner's cores.
+    """
     names = list(epochs)
     for name in names:
         for _ in range(warmup):
@@ -439,15 +442,28 @@ def measure(
     for i in range(repeats):
         k = i % len(names)
         for name in names[k:] + names[:k]:
+            if settle:
+                time.sleep(settle)
             times[name].append(epochs[name]())
     return times
 
 
-def _timed(fn: Callable[[], Any]) -> Callable[[], float]:
+def _timed(fn: Callable[[], Any], min_seconds: float = 0.0) -> Callable[[], float]:
+    """A call running ``fn`` until ``min_seconds`` have passed (at least once): median seconds per run.
+
+    Millisecond epochs are timed in blocks, so one sample is not one scheduler hiccup.
+    """
+
     def call() -> float:
-        t = time.perf_counter()
-        fn()
-        return time.perf_counter() - t
+        times: list[float] = []
+        start = last = time.perf_counter()
+        while True:
+            fn()
+            now = time.perf_counter()
+            times.append(now - last)
+            last = now
+            if now - start >= min_seconds:
+                return statistics.median(times)
 
     return call
 
@@ -474,6 +490,8 @@ def run(
     for w in workloads:
         if w not in WORKLOADS:
             raise ValueError(f"workload {w!r} is unknown; choose from {', '.join(WORKLOADS)}")
+    block = 0.25 if size == "full" else 0.05  # seconds per timed sample (several short epochs)
+    settle = 0.1 if size == "full" else 0.02
     specs, skipped = plan(backends, references)
     workers = {spec: Worker(spec) for spec in specs} if isolate else {}
     peaks: dict[str, dict] = {}
@@ -501,13 +519,13 @@ def run(
                 try:
                     if isolate:
                         info_s = workers[spec].call("setup", spec, wname, size, dtype, seed)
-                        epochs[_label(spec)] = lambda s=spec: workers[s].call("epoch")
+                        epochs[_label(spec)] = lambda s=spec: workers[s].call("epoch", block)
                     else:
                         if X is None:
                             X, y = make_data(w, size, dtype, seed)
                         r = make_runner(spec, w, X, y, dtype, seed)
                         info_s = (r.name, r.kind, r.device, r.device_name, X.shape[0])
-                        epochs[_label(spec)] = _timed(r.epoch)
+                        epochs[_label(spec)] = _timed(r.epoch, block)
                 except Exception as exc:
                     skipped[f"{_label(spec)} on {wname}"] = str(exc)
                     continue
@@ -515,7 +533,7 @@ def run(
             if log:
                 log(f"{wname}: {', '.join(epochs)} x {repeats} interleaved epochs")
             try:
-                times = measure(epochs, repeats)
+                times = measure(epochs, repeats, settle=settle)
             except RuntimeError as exc:
                 skipped[wname] = str(exc)
                 continue
