@@ -17,8 +17,24 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_train_json_plot_save(tmp_path, capsys):
     plot, model = tmp_path / "loss.png", tmp_path / "m.npz"
-    code = main(["train", "--dataset", "iris", "--epochs", "30", "--hidden", "16", "--lr", "0.01", "--json",
-                 "--plot", str(plot), "--save", str(model)])
+    code = main(
+        [
+            "train",
+            "--dataset",
+            "iris",
+            "--epochs",
+            "30",
+            "--hidden",
+            "16",
+            "--lr",
+            "0.01",
+            "--json",
+            "--plot",
+            str(plot),
+            "--save",
+            str(model),
+        ]
+    )
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     for key in ("test_accuracy", "val_accuracy", "epochs", "train_seconds", "backend", "device"):
@@ -46,12 +62,19 @@ def test_info_json(capsys):
     assert main(["info", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["backends"]["numpy"]["status"] == "available"
-    assert "install" in info["backends"]["cupy"]["status"] or info["backends"]["cupy"]["status"] == "available"
+    assert (
+        "install" in info["backends"]["cupy"]["status"] or info["backends"]["cupy"]["status"] == "available"
+    )
 
 
 def test_console_script_default_train_help():
-    out = subprocess.run([sys.executable, "-m", "xpnet.cli", "train", "--help"], capture_output=True,
-                         text=True, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "xpnet.cli", "train", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     assert "examples:" in out.stdout and "--batch-norm" in out.stdout
 
 

@@ -16,7 +16,9 @@ def test_splits(name):
     assert n == len(y) and ds.n_features == X.shape[1] and ds.n_classes == len(np.unique(y))
     assert len(ds.y_test) == pytest.approx(0.2 * n, abs=ds.n_classes + 1)
     full = np.bincount(y) / len(y)  # stratified: class proportions are kept
-    np.testing.assert_allclose(np.bincount(ds.y_test, minlength=ds.n_classes) / len(ds.y_test), full, atol=0.03)
+    np.testing.assert_allclose(
+        np.bincount(ds.y_test, minlength=ds.n_classes) / len(ds.y_test), full, atol=0.03
+    )
     np.testing.assert_allclose(ds.X_train.mean(axis=0), 0.0, atol=1e-9)
     assert not np.allclose(ds.X_test.mean(axis=0), 0.0, atol=1e-9)  # scaler saw training data only
 

@@ -48,18 +48,28 @@ def _numeric_grads(net, X, Y, loss, masks, eps=1e-6):
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.4], ids=["no-dropout", "dropout"])
-@pytest.mark.parametrize("activation,pair", CASES, ids=[f"{a}-{o}-{loss_name}" for a, (loss_name, o) in CASES])
+@pytest.mark.parametrize(
+    "activation,pair", CASES, ids=[f"{a}-{o}-{loss_name}" for a, (loss_name, o) in CASES]
+)
 def test_finite_differences(activation, pair, dropout, backend):
     loss, output = pair
     net = xpnet.MLP(
-        [4, 5, 3], activation=activation, output=output, init="glorot_normal", dropout=dropout,
-        backend=backend, dtype="float64", seed=1,
+        [4, 5, 3],
+        activation=activation,
+        output=output,
+        init="glorot_normal",
+        dropout=dropout,
+        backend=backend,
+        dtype="float64",
+        seed=1,
     )
     # leaky_relu/relu kinks: shift biases so no pre-activation sits near 0
     X, Y = _problem(output, loss)
     masks = None
     if dropout:
-        masks = [backend.asarray((np.random.default_rng(2).random((7, 5)) > dropout).astype(float), "float64")]
+        masks = [
+            backend.asarray((np.random.default_rng(2).random((7, 5)) > dropout).astype(float), "float64")
+        ]
     value, grads = net.value_and_grad(X, Y, loss=loss, masks=masks)
     assert np.isfinite(value)
     numeric = _numeric_grads(net, X, Y, loss, masks)
@@ -79,24 +89,31 @@ def _torch_loss(torch, z, Y, output, loss):
     if loss == "mse":
         return F.mse_loss(a, Y)
     if loss == "log_loss":
-        return F.binary_cross_entropy_with_logits(z, Y) if output == "sigmoid" else F.binary_cross_entropy(a, Y)
+        return (
+            F.binary_cross_entropy_with_logits(z, Y) if output == "sigmoid" else F.binary_cross_entropy(a, Y)
+        )
     if output == "softmax":
         return F.cross_entropy(z, Y)  # probability targets: mean over samples of -sum y log p
     return -(Y * F.logsigmoid(z)).sum(dim=1).mean()
 
 
-@pytest.mark.parametrize("activation,pair", CASES, ids=[f"{a}-{o}-{loss_name}" for a, (loss_name, o) in CASES])
+@pytest.mark.parametrize(
+    "activation,pair", CASES, ids=[f"{a}-{o}-{loss_name}" for a, (loss_name, o) in CASES]
+)
 def test_matches_torch_autograd(activation, pair):
     torch = pytest.importorskip("torch")
     loss, output = pair
-    net = xpnet.MLP([4, 6, 5, 3], activation=activation, output=output, init="he_uniform",
-                    dtype="float64", seed=3)
+    net = xpnet.MLP(
+        [4, 6, 5, 3], activation=activation, output=output, init="he_uniform", dtype="float64", seed=3
+    )
     X, Y = _problem(output, loss, n=11, seed=4)
     value, grads = net.value_and_grad(X, Y, loss=loss)
 
     state = {k: torch.tensor(v, requires_grad=True) for k, v in net.state_dict().items()}
     act = {
-        "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "relu": torch.relu,
         "leaky_relu": torch.nn.functional.leaky_relu,
     }[activation]
     h = torch.tensor(X)

@@ -12,9 +12,20 @@ def test_state_dict_layout_and_shapes(backend):
     net = xpnet.MLP([5, 8, 6, 3], batch_norm=True, backend=backend, seed=0)
     sd = net.state_dict()
     assert list(sd) == [
-        "dense0.weight", "dense0.bias", "bn0.weight", "bn0.bias", "bn0.running_mean", "bn0.running_var",
-        "dense1.weight", "dense1.bias", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var",
-        "dense2.weight", "dense2.bias",
+        "dense0.weight",
+        "dense0.bias",
+        "bn0.weight",
+        "bn0.bias",
+        "bn0.running_mean",
+        "bn0.running_var",
+        "dense1.weight",
+        "dense1.bias",
+        "bn1.weight",
+        "bn1.bias",
+        "bn1.running_mean",
+        "bn1.running_var",
+        "dense2.weight",
+        "dense2.bias",
     ]
     assert tuple(sd["dense0.weight"].shape) == (5, 8) and tuple(sd["dense2.bias"].shape) == (3,)
     assert net.n_params == 5 * 8 + 8 + 16 + 8 * 6 + 6 + 12 + 6 * 3 + 3
@@ -81,8 +92,17 @@ def test_value_and_grad_changes_nothing(backend):
 def test_summary_and_repr():
     net = xpnet.MLP([64, 128, 10], dropout=0.2, init="he_uniform", seed=0)
     text = net.summary()
-    for part in ("dense0: 64 -> 128", "relu", "dropout 0.2", "softmax", "he_uniform", "8,320", "9,610",
-                 "numpy", "float32"):
+    for part in (
+        "dense0: 64 -> 128",
+        "relu",
+        "dropout 0.2",
+        "softmax",
+        "he_uniform",
+        "8,320",
+        "9,610",
+        "numpy",
+        "float32",
+    ):
         assert part in text
     assert "params=9610" in repr(net) and "backend='numpy'" in repr(net)
 

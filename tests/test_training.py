@@ -42,8 +42,9 @@ def test_seeded_runs_are_bit_identical(backend, blobs):
     runs = []
     for _ in range(2):
         net = xpnet.MLP([4, 8, 3], dropout=0.3, batch_norm=True, backend=backend, seed=5)
-        trainer = xpnet.Trainer(net, optimizer=xpnet.optim.Adam(lr=1e-2), batch_size=20,
-                                clip=("global_norm", 1.0), seed=7)
+        trainer = xpnet.Trainer(
+            net, optimizer=xpnet.optim.Adam(lr=1e-2), batch_size=20, clip=("global_norm", 1.0), seed=7
+        )
         history = trainer.fit(X, y, validation_data=(X, y), epochs=5)
         runs.append((_snapshot(net), history.train_loss))
     assert runs[0][1] == runs[1][1]
@@ -75,13 +76,20 @@ def test_early_stopping_without_restore_keeps_last(blobs):
     X, y = blobs
     net = xpnet.MLP([4, 32, 3], seed=1)
     trainer = xpnet.Trainer(net, optimizer=xpnet.optim.SGD(lr=0.5, momentum=0.9), batch_size=25, seed=3)
-    history = trainer.fit(X, y, validation_data=(X[:30] + 0.8, y[:30]), epochs=200,
-                          early_stopping=xpnet.EarlyStopping(patience=3, restore_best=False))
+    history = trainer.fit(
+        X,
+        y,
+        validation_data=(X[:30] + 0.8, y[:30]),
+        epochs=200,
+        early_stopping=xpnet.EarlyStopping(patience=3, restore_best=False),
+    )
     last_val = trainer.evaluate(X[:30] + 0.8, y[:30])[0]
     assert last_val == pytest.approx(history.val_loss[-1], rel=1e-5)
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning", "ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.filterwarnings(
+    "ignore:overflow encountered:RuntimeWarning", "ignore:invalid value encountered:RuntimeWarning"
+)
 def test_divergence_stops_and_restores_finite_parameters(backend, blobs):
     X, y = blobs
     net = xpnet.MLP([4, 16, 3], activation="relu", output="identity", backend=backend, seed=0)
@@ -96,7 +104,9 @@ def test_divergence_stops_and_restores_finite_parameters(backend, blobs):
 def test_history_records_every_field(blobs):
     X, y = blobs
     net = xpnet.MLP([4, 8, 3], seed=0)
-    history = xpnet.Trainer(net, batch_size=50, clip=("value", 0.5)).fit(X, y, validation_data=(X, y), epochs=4)
+    history = xpnet.Trainer(net, batch_size=50, clip=("value", 0.5)).fit(
+        X, y, validation_data=(X, y), epochs=4
+    )
     assert history.epoch == [1, 2, 3, 4]
     for name in ("train_loss", "val_loss", "val_accuracy", "lr", "grad_norm", "epoch_time"):
         values = getattr(history, name)
@@ -152,7 +162,11 @@ def test_bad_fit_input(blobs, call, error, match):
         ({"loss": "hinge"}, ValueError, "loss='hinge' is unknown"),
         ({"optimizer": "lbfgs"}, ValueError, "optimizer='lbfgs' is unknown"),
         ({"optimizer": xpnet.optim.SGD}, TypeError, "optimizer"),
-        ({"clip": ("l1", 1.0)}, ValueError, "clip kind='l1' is unknown; choose one of value, norm, global_norm"),
+        (
+            {"clip": ("l1", 1.0)},
+            ValueError,
+            "clip kind='l1' is unknown; choose one of value, norm, global_norm",
+        ),
         ({"clip": ("value", -1.0)}, ValueError, "clip threshold"),
         ({"clip": 1.0}, TypeError, "clip"),
         ({"batch_size": 0}, ValueError, "batch_size"),

@@ -31,11 +31,13 @@ def test_one_transfer_per_epoch(backend, blobs, count_transfers, early_stopping)
 
     def transfers(epochs):
         net = xpnet.MLP([4, 16, 3], dropout=0.2, batch_norm=True, backend=backend, seed=0)
-        trainer = xpnet.Trainer(net, optimizer=xpnet.optim.Adam(lr=1e-2), batch_size=10,
-                                clip=("global_norm", 1.0), seed=0)
+        trainer = xpnet.Trainer(
+            net, optimizer=xpnet.optim.Adam(lr=1e-2), batch_size=10, clip=("global_norm", 1.0), seed=0
+        )
         count_transfers.clear()
-        history = trainer.fit(X, y, validation_data=(X[:40], y[:40]), epochs=epochs,
-                              early_stopping=early_stopping)
+        history = trainer.fit(
+            X, y, validation_data=(X[:40], y[:40]), epochs=epochs, early_stopping=early_stopping
+        )
         assert len(history) == epochs  # 15 batches per epoch
         return len(count_transfers)
 

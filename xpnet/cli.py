@@ -53,7 +53,9 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
         epilog=TRAIN_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--config", help="JSON file of option values (keys as the options' names, e.g. batch_size)")
+    p.add_argument(
+        "--config", help="JSON file of option values (keys as the options' names, e.g. batch_size)"
+    )
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="digits", choices=DATASETS)
     g.add_argument("--val-size", type=float, default=0.1, help="validation fraction (default 0.1)")
@@ -64,7 +66,9 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     g.add_argument("--output", default="softmax", choices=tuple(OUTPUT))
     g.add_argument("--init", default="he_normal", choices=INITIALIZERS)
     g.add_argument("--dropout", type=float, default=0.2)
-    g.add_argument("--batch-norm", action="store_true", help="batch normalization after each hidden dense layer")
+    g.add_argument(
+        "--batch-norm", action="store_true", help="batch normalization after each hidden dense layer"
+    )
     g = p.add_argument_group("training")
     g.add_argument("--loss", default="categorical_crossentropy", choices=LOSSES)
     g.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
@@ -304,7 +308,9 @@ def _apply_config(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xpnet", description="Train, benchmark and tune MLPs on any array backend.")
+    parser = argparse.ArgumentParser(
+        prog="xpnet", description="Train, benchmark and tune MLPs on any array backend."
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and results")
     sub = parser.add_subparsers(dest="command", required=True)
     add_train_parser(sub)

@@ -21,7 +21,9 @@ def check_clip(clip: Any) -> tuple[str, float] | None:
     if clip is None:
         return None
     if not isinstance(clip, (tuple, list)) or len(clip) != 2:
-        raise TypeError(f"clip must be None or a (kind, threshold) pair like ('global_norm', 1.0); got {clip!r}")
+        raise TypeError(
+            f"clip must be None or a (kind, threshold) pair like ('global_norm', 1.0); got {clip!r}"
+        )
     kind = check_choice(clip[0], "clip kind", CLIP_KINDS)
     return kind, check_positive(clip[1], "clip threshold")
 
@@ -41,8 +43,7 @@ def clip_grads(xp, grads: dict[str, Any], kind: str, threshold: float) -> dict[s
         return {k: xp.clip(g, min=-threshold, max=threshold) for k, g in grads.items()}
     if kind == "norm":
         return {
-            k: g * xp.clip(threshold / (xp.sqrt(xp.sum(g * g)) + NORM_EPS), max=1.0)
-            for k, g in grads.items()
+            k: g * xp.clip(threshold / (xp.sqrt(xp.sum(g * g)) + NORM_EPS), max=1.0) for k, g in grads.items()
         }
     if kind == "global_norm":
         scale = xp.clip(threshold / (global_norm(xp, grads) + NORM_EPS), max=1.0)

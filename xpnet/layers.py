@@ -68,7 +68,5 @@ def batch_norm_backward(xp, dout, gamma, cache, training: bool):
     if not training:
         return dxhat * inv_std, dgamma, dbeta
     n = dout.shape[0]
-    dz = (inv_std / n) * (
-        n * dxhat - xp.sum(dxhat, axis=0) - xhat * xp.sum(dxhat * xhat, axis=0)
-    )
+    dz = (inv_std / n) * (n * dxhat - xp.sum(dxhat, axis=0) - xhat * xp.sum(dxhat * xhat, axis=0))
     return dz, dgamma, dbeta

@@ -62,7 +62,9 @@ class MLP:
                 self.params[f"bn{i}.bias"] = self._put(np.zeros(fan_out))
                 self.buffers[f"bn{i}.running_mean"] = self._put(np.zeros(fan_out))
                 self.buffers[f"bn{i}.running_var"] = self._put(np.ones(fan_out))
-        self.rng = self.backend.rng(int(np.random.default_rng([0 if seed is None else seed, 1]).integers(2**31)))
+        self.rng = self.backend.rng(
+            int(np.random.default_rng([0 if seed is None else seed, 1]).integers(2**31))
+        )
 
     # --- structure -------------------------------------------------------------------
     @property
@@ -227,9 +229,7 @@ class MLP:
         """Validate ``X`` and move it to the device (arrays already there are kept)."""
         if self._is_own_array(X):
             if X.ndim != 2 or X.shape[1] != self.n_features:
-                raise ValueError(
-                    f"X has shape {tuple(X.shape)}; the network expects (n, {self.n_features})"
-                )
+                raise ValueError(f"X has shape {tuple(X.shape)}; the network expects (n, {self.n_features})")
             return X
         return self._put(check_features(X, self.n_features))
 
@@ -239,8 +239,10 @@ class MLP:
 
     def _is_own_array(self, x) -> bool:
         try:
-            return self.xp.isdtype(x.dtype, "real floating") and x.dtype == self._dtype and (
-                type(x) is type(self.params["dense0.bias"])
+            return (
+                self.xp.isdtype(x.dtype, "real floating")
+                and x.dtype == self._dtype
+                and (type(x) is type(self.params["dense0.bias"]))
             )
         except Exception:
             return False
