@@ -94,3 +94,24 @@ def output_grad(xp, loss: str, output: str, z, a, y):
 def loss_and_grad(xp, loss: str, output: str, z, a, y):
     """``(loss, dL/dz)`` for logits ``z``, outputs ``a = output(z)`` and targets ``y``."""
     return loss_value(xp, loss, output, z, a, y), output_grad(xp, loss, output, z, a, y)
+
+
+def output_loss_and_grad(xp, loss: str, output: str, z, y):
+    """``(a, loss, dL/dz)`` from the logits: the output activation and the loss together.
+
+    softmax + CCE shares the shifted logits and the row sums of ``exp`` between the
+    probabilities and the log-sum-exp (one ``exp`` per step instead of two).
+    """
+    if loss == "categorical_crossentropy" and output == "softmax":
+        n = z.shape[0]
+        t = z - xp.max(z, axis=1, keepdims=True)
+        e = xp.exp(t)
+        s = xp.sum(e, axis=1, keepdims=True)
+        a = e / s
+        # per row, -sum_k y_k log p_k = log(s) - sum_k y_k t_k (rows of y sum to 1); both
+        # terms are small for a confident row, so nothing cancels
+        value = xp.sum(xp.log(s) - xp.sum(y * t, axis=1, keepdims=True)) / n
+        return a, value, (a - y) / n
+    a = OUTPUT[output].forward(xp, z)
+    value, dz = loss_and_grad(xp, loss, output, z, a, y)
+    return a, value, dz

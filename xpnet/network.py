@@ -11,7 +11,7 @@ from . import layers as L
 from .activations import HIDDEN, OUTPUT
 from .backend import Backend, get_backend
 from .initializers import INITIALIZERS, initialize
-from .losses import check_pairing, loss_and_grad
+from .losses import check_pairing, output_loss_and_grad
 from .validation import check_choice, check_dtype, check_features, encode_targets, to_host
 
 
@@ -145,8 +145,8 @@ class MLP:
             (self.params if key in self.params else self.buffers)[key] = value
 
     # --- forward and backward -------------------------------------------------------
-    def _forward(self, X, training: bool, masks=None, update_stats: bool = False):
-        """Logits ``z``, outputs ``a`` and the cache the backward pass needs."""
+    def _forward(self, X, training: bool, masks=None, update_stats: bool = False, apply_output: bool = True):
+        """Logits ``z``, outputs ``a`` (None unless ``apply_output``) and the backward cache."""
         xp = self.xp
         act = HIDDEN[self.activation]
         inplace = self.backend.inplace  # NumPy fast path: fewer temporaries, same math
@@ -192,7 +192,7 @@ class MLP:
         W, b = self.params[f"dense{last}.weight"], self.params[f"dense{last}.bias"]
         z = L.dense_forward(xp, h, W, b, inplace)
         cache.append({"x": h})
-        return z, OUTPUT[self.output].forward(xp, z), cache
+        return z, OUTPUT[self.output].forward(xp, z) if apply_output else None, cache
 
     def _backward(self, cache, dz, training: bool = True) -> dict[str, Any]:
         """Gradients keyed as ``params``, given ``dL/dz`` of the output logits."""
@@ -220,8 +220,10 @@ class MLP:
 
     def _loss_and_grads(self, X, Y, loss: str, masks=None, update_stats: bool = False):
         """Training-mode ``(loss 0-d array, grads, outputs)`` for device arrays X, Y."""
-        z, a, cache = self._forward(X, training=True, masks=masks, update_stats=update_stats)
-        value, dz = loss_and_grad(self.xp, loss, self.output, z, a, Y)
+        z, _, cache = self._forward(
+            X, training=True, masks=masks, update_stats=update_stats, apply_output=False
+        )
+        a, value, dz = output_loss_and_grad(self.xp, loss, self.output, z, Y)
         return value, self._backward(cache, dz), a
 
     # --- public API ------------------------------------------------------------------
