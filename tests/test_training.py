@@ -181,3 +181,11 @@ def test_bad_trainer_arguments(kwargs, error, match):
 def test_bad_learning_rate(lr):
     with pytest.raises(ValueError, match="lr="):
         xpnet.optim.SGD(lr=lr)
+
+
+def test_batch_norm_rejects_a_training_batch_of_one(blobs):
+    X, y = blobs  # 150 samples: batches of 149 leave one sample over
+    net = xpnet.MLP([4, 8, 3], batch_norm=True, seed=0)
+    with pytest.raises(ValueError, match="batch_norm needs at least 2 samples per training batch"):
+        xpnet.Trainer(net, batch_size=149).fit(X, y, epochs=1)
+    xpnet.Trainer(net, batch_size=149).fit(X[:-1], y[:-1], epochs=1)  # 149 + 0: fine

@@ -193,6 +193,12 @@ class Trainer:
             raise TypeError("early_stopping must be an xpnet.EarlyStopping or None")
         Xd = net.as_input(X)
         Yd = net.as_targets(y, Xd.shape[0], self.loss)
+        n = Xd.shape[0]
+        if net.batch_norm and n % (self.batch_size or n) == 1:
+            raise ValueError(
+                f"batch_norm needs at least 2 samples per training batch, but {n} samples in "
+                f"batches of {self.batch_size or n} leave a batch of 1; choose another batch_size"
+            )
         Xv = Yv = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
