@@ -29,3 +29,13 @@ def blobs():
     y = rng.integers(0, 3, 150)
     X = centers[y] + 0.5 * rng.standard_normal((150, 4))
     return X, y
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny tensors: torch's thread pool only adds contention on a shared machine."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
