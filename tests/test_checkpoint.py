@@ -68,7 +68,7 @@ def _fit(trainer, blobs, setup, **kwargs):
 
 def _interrupt_at(trainer, epoch, monkeypatch):
     calls = {"n": 0}
-    run_epoch = trainer._epoch
+    run_epoch = trainer.train_epoch
 
     def epoch_then_crash(X, Y):
         calls["n"] += 1
@@ -76,7 +76,7 @@ def _interrupt_at(trainer, epoch, monkeypatch):
             raise Interrupt
         return run_epoch(X, Y)
 
-    monkeypatch.setattr(trainer, "_epoch", epoch_then_crash)
+    monkeypatch.setattr(trainer, "train_epoch", epoch_then_crash)
 
 
 def _host(net):

@@ -150,7 +150,7 @@ def xpnet_runner(workload: Workload, X, y, backend: str = "numpy", dtype: str = 
     Yd = net.as_targets(y, Xd.shape[0], "categorical_crossentropy")
 
     def epoch():
-        loss, _ = trainer._epoch(Xd, Yd)
+        loss, _ = trainer.train_epoch(Xd, Yd)
         return be.item(loss)  # the one sync per epoch, as fit() does
 
     label = _cpu_name() if str(be.device) == "cpu" else be.device_name

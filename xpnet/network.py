@@ -218,7 +218,7 @@ class MLP:
             )
         return {key: grads[key] for key in self.params}
 
-    def _loss_and_grads(self, X, Y, loss: str, masks=None, update_stats: bool = False):
+    def loss_and_grads(self, X, Y, loss: str, masks=None, update_stats: bool = False):
         """Training-mode ``(loss 0-d array, grads, outputs)`` for device arrays X, Y."""
         z, _, cache = self._forward(
             X, training=True, masks=masks, update_stats=update_stats, apply_output=False
@@ -265,7 +265,7 @@ class MLP:
         check_pairing(loss, self.output)
         Xd = self.as_input(X)
         Yd = self.as_targets(Y, Xd.shape[0], loss)
-        value, grads, _ = self._loss_and_grads(Xd, Yd, loss, masks=masks)
+        value, grads, _ = self.loss_and_grads(Xd, Yd, loss, masks=masks)
         return self.backend.item(value), grads
 
     def predict_proba(self, X) -> np.ndarray:

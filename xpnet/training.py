@@ -117,8 +117,8 @@ class Trainer:
         self.track_grad_norm = bool(track_grad_norm)
         self.rng = net.backend.rng(seed)
 
-    def _epoch(self, X, Y):
-        """One pass over the data; returns device scalars (summed loss, summed grad norm)."""
+    def train_epoch(self, X, Y):
+        """One pass over device arrays ``X``, ``Y``; returns device scalars (mean loss, mean grad norm)."""
         net, xp = self.net, self.net.xp
         n = X.shape[0]
         bs = n if self.batch_size is None else min(self.batch_size, n)
@@ -131,7 +131,7 @@ class Trainer:
             else:  # gather each batch as it is used (cache-hot), not a shuffled copy of all X
                 idx = perm[start:stop]
                 xb, yb = xp.take(X, idx, axis=0), xp.take(Y, idx, axis=0)
-            value, grads, _ = net._loss_and_grads(xb, yb, self.loss, update_stats=True)
+            value, grads, _ = net.loss_and_grads(xb, yb, self.loss, update_stats=True)
             if self.track_grad_norm:
                 gn = global_norm(xp, grads)
                 norm_sum = gn if norm_sum is None else norm_sum + gn
@@ -224,7 +224,7 @@ class Trainer:
         for epoch in bar:
             lr = self.optimizer.lr
             start = time.perf_counter()
-            train_loss, grad_norm = self._epoch(Xd, Yd)
+            train_loss, grad_norm = self.train_epoch(Xd, Yd)
             metrics = net.xp.stack([train_loss, grad_norm])
             if Xv is not None:
                 metrics = net.xp.concat([metrics, self._eval_metrics(Xv, Yv)])
