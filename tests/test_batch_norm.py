@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import xpnet
-from xpnet import layers as L
 
 torch = pytest.importorskip("torch")
 
@@ -40,9 +39,8 @@ def test_layer_matches_batchnorm1d(backend, training, n):
     out_t.backward(torch.tensor(dout))
 
     put = lambda a: backend.asarray(a, dtype="float64")  # noqa: E731
-    xp = backend.xp
-    out, cache = L.batch_norm_forward(xp, put(z), put(gamma), put(beta), put(rmean), put(rvar), training)
-    dz, dgamma, dbeta = L.batch_norm_backward(xp, put(dout), put(gamma), cache, training)
+    out, saved, stats = backend.batch_norm(put(z), put(gamma), put(beta), put(rmean), put(rvar), training)
+    dz, dgamma, dbeta = backend.batch_norm_backward(saved, put(gamma), put(dout), training)
 
     def close(a, b):
         np.testing.assert_allclose(backend.to_numpy(a), b.detach().numpy(), rtol=1e-10, atol=1e-12)
@@ -51,11 +49,12 @@ def test_layer_matches_batchnorm1d(backend, training, n):
     close(dz, zt.grad)
     close(dgamma, bn.weight.grad)
     close(dbeta, bn.bias.grad)
-    if training:  # running stats are returned, not applied: the caller decides
-        close(cache[2], bn.running_mean)
-        close(cache[3], bn.running_var)  # unbiased batch variance
+    if training:  # batch statistics are returned, not applied: batch_norm_update is the explicit step
+        new_mean, new_var = backend.batch_norm_update(put(rmean), put(rvar), stats)
+        close(new_mean, bn.running_mean)
+        close(new_var, bn.running_var)  # from the unbiased batch variance
     else:
-        assert cache[2] is None and cache[3] is None
+        assert stats is None
 
 
 def _torch_mlp(net):

@@ -9,9 +9,9 @@ import pytest
 
 import xpnet
 from xpnet.activations import HIDDEN
-from xpnet.losses import _VALID_OUTPUTS
+from xpnet.losses import VALID_OUTPUTS
 
-PAIRS = [(loss, out) for loss, outs in _VALID_OUTPUTS.items() for out in outs]
+PAIRS = [(loss, out) for loss, outs in VALID_OUTPUTS.items() for out in outs]
 CASES = list(itertools.product(HIDDEN, PAIRS))
 
 

@@ -5,8 +5,7 @@ The same code trains on NumPy (CPU), CuPy (CUDA), PyTorch tensors and array-api-
 
 from . import data, optim, plotting, schedules
 from .backend import Backend, BackendUnavailableError, available_backends, get_backend
-from .io import load
-from .network import MLP
+from .network import MLP, load
 from .training import DivergenceWarning, EarlyStopping, History, Trainer
 
 __version__ = "0.1.0"

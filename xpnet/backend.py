@@ -15,6 +15,9 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
+from .numpy_ops import NumpyOps
+from .ops import Ops
+
 BACKENDS = ("numpy", "cupy", "torch", "array_api_strict")
 _NUMPY_COMPLIANT = tuple(int(v) for v in np.__version__.split(".")[:2]) >= (2, 1)
 FLOAT_DTYPES = ("float32", "float64")
@@ -78,16 +81,15 @@ class DeviceRNG:
             self.backend._set_rng_state(self._gen, state)
 
 
-class Backend:
-    """Namespace, device and the few things the Array API standard lacks.
+class Backend(Ops):
+    """Namespace, device, the few things the Array API standard lacks, and the hot ops.
 
-    ``inplace`` is a capability flag: True where arrays are NumPy arrays whose ufuncs take
-    ``out=``, so the math modules may take their in-place fast paths; the generic ``xp``
-    code (used everywhere else) stays the reference.
+    The ops (:class:`xpnet.ops.Ops`) are the plain-``xp`` reference; a subclass overrides
+    the ones it runs faster. Used directly, ``Backend()`` is NumPy running the reference ops,
+    which is what ``backends/`` compares :class:`NumpyBackend`'s overrides against.
     """
 
     name = "numpy"
-    inplace = True
 
     def __init__(self, device: Any = None):
         self.device = self._resolve_device(device)
@@ -161,6 +163,10 @@ class Backend:
         return f"Backend({self.name!r}, device={self.device!r})"
 
 
+class NumpyBackend(NumpyOps, Backend):
+    """NumPy on the CPU, with the in-place overrides of :mod:`xpnet.numpy_ops`."""
+
+
 def _np_dtype(dtype) -> np.dtype:
     """The NumPy dtype matching a namespace dtype (float32/float64/int64)."""
     text = getattr(dtype, "__name__", str(dtype))
@@ -172,7 +178,6 @@ def _np_dtype(dtype) -> np.dtype:
 
 class CupyBackend(Backend):
     name = "cupy"
-    inplace = False
 
     def _resolve_device(self, device):
         cp = _import("cupy", "cupy")
@@ -245,7 +250,6 @@ class CupyBackend(Backend):
 
 class TorchBackend(Backend):
     name = "torch"
-    inplace = False
 
     def _resolve_device(self, device):
         torch = _import("torch", "torch")
@@ -314,7 +318,6 @@ class StrictBackend(Backend):
     """array-api-strict: the standard and nothing else; catches stray NumPy calls."""
 
     name = "array_api_strict"
-    inplace = False
 
     def _resolve_device(self, device):
         strict = _import("array_api_strict", "array_api_strict")
@@ -351,7 +354,7 @@ def _device_index(device, backend: str) -> int:
 
 
 _CLASSES = {
-    "numpy": Backend,
+    "numpy": NumpyBackend,
     "cupy": CupyBackend,
     "torch": TorchBackend,
     "array_api_strict": StrictBackend,
@@ -392,4 +395,4 @@ def backend_of(x) -> Backend:
         return TorchBackend(x.device)
     if ns.__name__ == "array_api_strict":
         return StrictBackend(x.device)
-    return Backend()
+    return NumpyBackend()

@@ -40,21 +40,18 @@ def _rng_value(entry: Any, arrays: dict[str, np.ndarray]) -> Any:
     return entry
 
 
-def save_checkpoint(
-    path: str | os.PathLike,
-    trainer,
-    history,
-    epoch: int,
-    best_value: float,
-    best_state: dict[str, Any],
-    since_best: int,
-) -> None:
-    """Write the state of ``trainer`` after ``epoch`` completed epochs to ``path`` atomically."""
+def save_checkpoint(path: str | os.PathLike, trainer, history, epoch: int) -> None:
+    """Write the state of ``trainer`` after ``epoch`` completed epochs to ``path`` atomically.
+
+    The file assembles the ``state_dict()`` of each part: the network, the optimizer, the
+    schedule, the early-stopping tracker (``trainer.stopper``), both generators and the history.
+    """
     net, to_host = trainer.net, trainer.net.backend.to_numpy
+    best = trainer.stopper.state_dict()
     arrays: dict[str, np.ndarray] = {}
     for key, value in net.state_dict(copy=False).items():
         arrays[f"model/{key}"] = to_host(value)
-    for key, value in best_state.items():
+    for key, value in best["state"].items():
         arrays[f"best/{key}"] = value if isinstance(value, np.ndarray) else to_host(value)
     opt = trainer.optimizer.state_dict()
     scalars: dict[str, dict[str, Any]] = {}
@@ -79,7 +76,11 @@ def save_checkpoint(
             "net": _rng_entry("net", net.rng.get_state(), arrays),
         },
         "history": history.to_dict(),
-        "best": {"value": float(best_value), "since_best": int(since_best)},
+        "best": {
+            "value": float(best["value"]),
+            "since_best": int(best["since_best"]),
+            "epoch": best["epoch"],
+        },
     }
     atomic_savez(path, arrays, meta)
 
@@ -87,8 +88,8 @@ def save_checkpoint(
 def load_checkpoint(path: str | os.PathLike, trainer) -> dict[str, Any]:
     """Restore ``trainer`` (network, optimizer, schedule, generators) from ``path``.
 
-    Returns the run's bookkeeping: ``epoch``, ``history`` (a dict), ``best_value``,
-    ``best_state`` (host arrays) and ``since_best``. The network's architecture and the
+    Returns the run's bookkeeping: ``epoch``, ``history`` (a dict) and ``early_stopping`` (an
+    :meth:`~xpnet.EarlyStopping.state_dict` whose best state holds host arrays). The network's architecture and the
     optimizer's type must match the checkpoint's (``ValueError`` otherwise); other
     differing settings only warn, since the user may change them on purpose.
     """
@@ -139,12 +140,16 @@ def load_checkpoint(path: str | os.PathLike, trainer) -> dict[str, Any]:
                 stacklevel=3,
             )
         rng.set_state(value)
+    best = meta["best"]
     return {
         "epoch": int(meta["epoch"]),
         "history": meta["history"],
-        "best_value": float(meta["best"]["value"]),
-        "best_state": {k[len("best/") :]: v for k, v in arrays.items() if k.startswith("best/")},
-        "since_best": int(meta["best"]["since_best"]),
+        "early_stopping": {
+            "value": float(best["value"]),
+            "since_best": int(best["since_best"]),
+            "epoch": best.get("epoch", meta["history"].get("best_epoch")),  # version-1 files keep it there
+            "state": {k[len("best/") :]: v for k, v in arrays.items() if k.startswith("best/")},
+        },
     }
 
 

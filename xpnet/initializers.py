@@ -17,6 +17,7 @@ same network on every backend. Bounds and standard deviations follow ``torch.nn.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -49,3 +50,20 @@ def initialize(method: str, fan_in: int, fan_out: int, rng: np.random.Generator)
     if method.endswith("uniform"):
         return rng.uniform(-scale, scale, size=shape)
     return scale * rng.standard_normal(shape)
+
+
+def initial_arrays(specs: dict[str, tuple[str, tuple[int, ...]]], method: str, rng: np.random.Generator):
+    """Float64 host arrays for ``{key: (value, shape)}`` specs, in order: ``"init"`` entries (2-d
+    weights) are drawn by ``method`` from ``rng``, ``"zeros"``/``"ones"`` are constant."""
+    out = {}
+    for key, (value, shape) in specs.items():
+        if value == "init":
+            out[key] = initialize(method, *shape, rng)
+        else:
+            out[key] = np.zeros(shape) if value == "zeros" else np.ones(shape)
+    return out
+
+
+def host_generator(seed: Any) -> np.random.Generator:
+    """The seeded host generator initial weights (and derived seeds) are drawn from."""
+    return np.random.default_rng(seed)

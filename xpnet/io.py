@@ -50,25 +50,16 @@ def read_npz(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, 
     return arrays, meta
 
 
-def save(net, path: str | os.PathLike) -> None:
-    """Save ``net``'s architecture and state to ``path`` (``.npz``)."""
-    state = {k: net.backend.to_numpy(v) for k, v in net.state_dict(copy=False).items()}
-    meta = {"format": "xpnet.MLP", "version": FORMAT_VERSION, "config": net.config()}
-    atomic_savez(path, state, meta)
+def save_model(path: str | os.PathLike, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """Write a model's architecture (``config``) and host arrays to ``path`` (``.npz``), atomically."""
+    atomic_savez(path, arrays, {"format": "xpnet.MLP", "version": FORMAT_VERSION, "config": config})
 
 
-def load(path: str | os.PathLike, backend: str = "numpy", device: Any = None, dtype: Any = None):
-    """Load a model saved by ``net.save`` onto ``backend`` (any backend, any device)."""
-    from .network import MLP
-
+def read_model(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """``(config, arrays)`` of a model file written by :func:`save_model`."""
     arrays, meta = read_npz(path)
     if meta.get("format") != "xpnet.MLP":
         raise ValueError(f"{str(path)!r} holds {meta.get('format')!r}, not an xpnet.MLP")
     if meta.get("version", 0) > FORMAT_VERSION:
         raise ValueError(f"{str(path)!r} was written by a newer xpnet (format {meta['version']})")
-    config = dict(meta["config"])
-    if dtype is not None:
-        config["dtype"] = dtype
-    net = MLP(**config, backend=backend, device=device)
-    net.load_state_dict(arrays)
-    return net
+    return dict(meta["config"]), arrays

@@ -1,72 +1,193 @@
-"""Dense, dropout and batch-norm layers: each forward beside its backward.
+"""The layers of an MLP, each forward beside its backward, running on a backend's ops.
 
-Shapes: ``x`` is ``(batch, fan_in)``, ``W`` is ``(fan_in, fan_out)``, ``b`` is ``(fan_out,)``.
+A layer holds no arrays: it names its parameters (``dense0.weight``, ``bn0.running_mean``...)
+and reads them from the :class:`Pass` it runs in, so an optimizer updating the network's
+parameter dict in place, or ``load_state_dict`` replacing entries, needs nothing from it.
+``forward(ctx, x) -> (y, saved)`` and ``backward(ctx, saved, dy) -> (dx, grads)``; ``saved``
+is whatever the backward needs and is opaque to the network.
 """
 
 from __future__ import annotations
 
-BN_EPS = 1e-5  # torch.nn.BatchNorm1d defaults
-BN_MOMENTUM = 0.1
+from dataclasses import dataclass, field
+from typing import Any
 
 
-def dense_forward(xp, x, W, b, inplace: bool = False):
-    """``z = x @ W + b``; ``inplace`` (NumPy) adds the bias into the matmul's output buffer."""
-    if inplace:
-        z = x @ W
-        z += b
-        return z
-    return x @ W + b
+@dataclass
+class Pass:
+    """One forward (and backward) pass: the ops, the arrays and the mode it runs in.
 
-
-def dense_backward(xp, x, W, dz, need_dx: bool = True):
-    """``(dx, dW, db)`` for ``z = x @ W + b``; ``dx`` is None when not needed."""
-    dW = x.T @ dz
-    db = xp.sum(dz, axis=0)
-    dx = dz @ W.T if need_dx else None
-    return dx, dW, db
-
-
-def dropout_forward(xp, a, mask):
-    """Inverted dropout: ``mask`` holds 0 or ``1/(1-p)``, so evaluation needs no rescale."""
-    return a * mask
-
-
-def dropout_backward(xp, dh, mask):
-    """The same mask multiplies the gradient."""
-    return dh * mask
-
-
-def batch_norm_forward(xp, z, gamma, beta, running_mean, running_var, training: bool):
-    """``(out, cache)``; training uses batch statistics (biased variance), eval the running ones.
-
-    In training the running statistics are returned in ``cache`` (not applied), so the
-    caller decides whether this pass updates them.
+    ``running`` holds the batch-norm running statistics; ``keep_masks`` optionally fixes the
+    dropout keep masks (0/1, one per dropout layer, in order); ``buffers`` hands out the step
+    buffers a backend reuses (see :class:`xpnet.ops.Buffers`); training-mode batch-norm layers
+    leave their batch statistics in ``batch_stats`` for the explicit running-statistics update.
     """
-    if training:
-        n = z.shape[0]
-        mean = xp.mean(z, axis=0)
-        centered = z - mean
-        var = xp.mean(centered * centered, axis=0)
-        inv_std = 1.0 / xp.sqrt(var + BN_EPS)
-        xhat = centered * inv_std
-        # torch updates running_var with the unbiased batch variance
-        new_mean = (1.0 - BN_MOMENTUM) * running_mean + BN_MOMENTUM * mean
-        unbiased = var * (n / (n - 1)) if n > 1 else var
-        new_var = (1.0 - BN_MOMENTUM) * running_var + BN_MOMENTUM * unbiased
-        return gamma * xhat + beta, (xhat, inv_std, new_mean, new_var)
-    inv_std = 1.0 / xp.sqrt(running_var + BN_EPS)
-    xhat = (z - running_mean) * inv_std
-    return gamma * xhat + beta, (xhat, inv_std, None, None)
+
+    ops: Any
+    params: dict[str, Any]
+    running: dict[str, Any]
+    training: bool
+    rng: Any = None
+    keep_masks: list | None = None
+    buffers: Any = None
+    batch_stats: dict[str, Any] = field(default_factory=dict)
+
+    def out(self, key: str, shape, dtype):
+        """The step buffer ``key`` (None where the backend keeps none)."""
+        return None if self.buffers is None else self.buffers(key, tuple(shape), dtype)
 
 
-def batch_norm_backward(xp, dout, gamma, cache, training: bool):
-    """``(dz, dgamma, dbeta)``; in training the batch statistics depend on ``z`` too."""
-    xhat, inv_std = cache[0], cache[1]
-    dgamma = xp.sum(dout * xhat, axis=0)
-    dbeta = xp.sum(dout, axis=0)
-    dxhat = dout * gamma
-    if not training:
-        return dxhat * inv_std, dgamma, dbeta
-    n = dout.shape[0]
-    dz = (inv_std / n) * (n * dxhat - xp.sum(dxhat, axis=0) - xhat * xp.sum(dxhat * xhat, axis=0))
-    return dz, dgamma, dbeta
+class Layer:
+    """Base class: a name and the parameters and buffers it reads, with how each starts."""
+
+    name: str = ""
+
+    def key(self, name: str) -> str:
+        return f"{self.name}.{name}"
+
+    def parameters(self) -> dict[str, tuple[str, tuple[int, ...]]]:
+        """``{key: (initial value, shape)}`` of trainable arrays; the value is ``"init"`` (the
+        network's initializer), ``"zeros"`` or ``"ones"``."""
+        return {}
+
+    def running_buffers(self) -> dict[str, tuple[str, tuple[int, ...]]]:
+        """Non-trainable arrays (running statistics), in the same form as :meth:`parameters`."""
+        return {}
+
+    def forward(self, ctx: Pass, x):
+        raise NotImplementedError
+
+    def backward(self, ctx: Pass, saved, dy):
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return self.name
+
+
+class Dense(Layer):
+    """``z = x @ W + b`` with ``W`` of shape ``(fan_in, fan_out)``; keys ``dense{i}.weight/bias``."""
+
+    def __init__(self, index: int, fan_in: int, fan_out: int, first: bool = False):
+        self.name, self.fan_in, self.fan_out, self.first = f"dense{index}", fan_in, fan_out, first
+
+    def parameters(self):
+        return {
+            self.key("weight"): ("init", (self.fan_in, self.fan_out)),
+            self.key("bias"): ("zeros", (self.fan_out,)),
+        }
+
+    def forward(self, ctx, x):
+        W, b = ctx.params[self.key("weight")], ctx.params[self.key("bias")]
+        z = ctx.ops.dense(x, W, b, out=ctx.out(self.key("z"), x.shape[:-1] + W.shape[-1:], W.dtype))
+        return z, x
+
+    def backward(self, ctx, x, dz):
+        W = ctx.params[self.key("weight")]
+        out = (
+            ctx.out(self.key("dx"), x.shape, x.dtype),
+            ctx.out(self.key("dW"), W.shape, W.dtype),
+            ctx.out(self.key("db"), ctx.params[self.key("bias")].shape, W.dtype),
+        )
+        dx, dW, db = ctx.ops.dense_backward(x, W, dz, need_dx=not self.first, out=out)
+        return dx, {self.key("weight"): dW, self.key("bias"): db}
+
+    def describe(self):
+        return f"{self.name}: {self.fan_in} -> {self.fan_out}"
+
+
+class BatchNorm(Layer):
+    """``torch.nn.BatchNorm1d`` over the features; running statistics change only in :meth:`update`."""
+
+    def __init__(self, index: int, width: int):
+        self.name, self.width = f"bn{index}", width
+
+    def parameters(self):
+        return {self.key("weight"): ("ones", (self.width,)), self.key("bias"): ("zeros", (self.width,))}
+
+    def running_buffers(self):
+        return {
+            self.key("running_mean"): ("zeros", (self.width,)),
+            self.key("running_var"): ("ones", (self.width,)),
+        }
+
+    def forward(self, ctx, z):
+        p, b = ctx.params, ctx.running
+        out, saved, stats = ctx.ops.batch_norm(
+            z,
+            p[self.key("weight")],
+            p[self.key("bias")],
+            b[self.key("running_mean")],
+            b[self.key("running_var")],
+            ctx.training,
+        )
+        if stats is not None:
+            ctx.batch_stats[self.name] = stats
+        return out, saved
+
+    def backward(self, ctx, saved, dout):
+        dz, dgamma, dbeta = ctx.ops.batch_norm_backward(
+            saved, ctx.params[self.key("weight")], dout, ctx.training
+        )
+        return dz, {self.key("weight"): dgamma, self.key("bias"): dbeta}
+
+    def update(self, ops, buffers: dict[str, Any], stats) -> None:
+        """Fold one training batch's statistics into the running ones (the explicit step)."""
+        mean_key, var_key = self.key("running_mean"), self.key("running_var")
+        buffers[mean_key], buffers[var_key] = ops.batch_norm_update(
+            buffers[mean_key], buffers[var_key], stats
+        )
+
+    def describe(self):
+        return "batch_norm"
+
+
+class Activation(Layer):
+    """An elementwise (or row-wise, for softmax) activation; it owns no parameters."""
+
+    def __init__(self, index: int, function: str):
+        self.name, self.function = f"act{index}", function
+
+    def forward(self, ctx, z):
+        # z is this pass's own array (a dense or batch-norm output), so it may be overwritten
+        return ctx.ops.activation(self.function, z, inplace=True)
+
+    def backward(self, ctx, saved, da):
+        return ctx.ops.activation_backward(self.function, saved, da, inplace=True), {}
+
+    def describe(self):
+        return self.function
+
+
+class Dropout(Layer):
+    """Inverted dropout with rate ``p``: active in training, the identity in evaluation."""
+
+    def __init__(self, index: int, p: float, order: int):
+        self.name, self.p, self.order = f"dropout{index}", p, order
+
+    def forward(self, ctx, a):
+        if not ctx.training:
+            return a, None
+        keep = None if ctx.keep_masks is None else ctx.keep_masks[self.order]
+        out = ctx.out(self.key("out"), a.shape, a.dtype)
+        return ctx.ops.dropout(a, self.p, rng=ctx.rng, keep=keep, out=out)
+
+    def backward(self, ctx, mask, da):
+        return ctx.ops.dropout_backward(mask, da, inplace=True), {}
+
+    def describe(self):
+        return f"dropout {self.p:g}"
+
+
+def build_layers(sizes: list[int], activation: str, dropout: float, batch_norm: bool) -> list[Layer]:
+    """``dense -> [batch norm] -> activation -> [dropout]`` per hidden layer, then the output dense."""
+    layers: list[Layer] = []
+    n_hidden = len(sizes) - 2
+    for i in range(n_hidden):
+        layers.append(Dense(i, sizes[i], sizes[i + 1], first=i == 0))
+        if batch_norm:
+            layers.append(BatchNorm(i, sizes[i + 1]))
+        layers.append(Activation(i, activation))
+        if dropout > 0.0:
+            layers.append(Dropout(i, dropout, order=i))
+    layers.append(Dense(n_hidden, sizes[-2], sizes[-1], first=n_hidden == 0))
+    return layers

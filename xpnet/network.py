@@ -1,18 +1,33 @@
-"""The multilayer perceptron: parameters, forward pass and exact backward pass."""
+"""The multilayer perceptron: a list of layers, its parameters, and exact forward/backward passes."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-import numpy as np
-
-from . import layers as L
 from .activations import HIDDEN, OUTPUT
 from .backend import Backend, get_backend
-from .initializers import INITIALIZERS, initialize
-from .losses import check_pairing, output_loss_and_grad
-from .validation import check_choice, check_dtype, check_features, encode_targets, to_host
+from .initializers import INITIALIZERS, host_generator, initial_arrays
+from .io import read_model, save_model
+from .layers import BatchNorm, Dense, Pass, build_layers
+from .losses import check_pairing
+from .validation import (
+    check_choice,
+    check_dropout,
+    check_dtype,
+    check_features,
+    check_layer_sizes,
+    encode_targets,
+    to_host,
+)
+
+
+class Aux(NamedTuple):
+    """What a training pass gives besides loss and gradients."""
+
+    outputs: Any  # the output activations
+    batch_stats: dict[str, Any]  # per batch-norm layer, for MLP.update_batch_stats
 
 
 class MLP:
@@ -36,35 +51,26 @@ class MLP:
         seed: int | None = 0,
         device: Any = None,
     ):
-        self.layers = _check_layers(layers)
-        self.activation = check_choice(activation, "activation", tuple(HIDDEN))
-        self.output = check_choice(output, "output", tuple(OUTPUT))
+        self.layers = check_layer_sizes(layers)
+        self.activation = check_choice(activation, "activation", HIDDEN)
+        self.output = check_choice(output, "output", OUTPUT)
         self.init = check_choice(init, "init", INITIALIZERS)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
-            raise TypeError(f"dropout must be a number in [0, 1); got {dropout!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout={dropout!r} is not allowed; it must be in [0, 1)")
-        self.dropout = float(dropout)
+        self.dropout = check_dropout(dropout)
         self.batch_norm = bool(batch_norm)
         self.dtype = check_dtype(dtype)
         self.seed = seed
         self.backend = get_backend(backend, device)
         self.xp = self.backend.xp
         self._dtype = self.backend.dtype(self.dtype)
-        host = np.random.default_rng(seed)
+        self.modules = build_layers(self.layers, self.activation, self.dropout, self.batch_norm)
+        host = host_generator(seed)
         self.params: dict[str, Any] = {}
         self.buffers: dict[str, Any] = {}
-        for i, (fan_in, fan_out) in enumerate(zip(self.layers[:-1], self.layers[1:], strict=True)):
-            self.params[f"dense{i}.weight"] = self._put(initialize(self.init, fan_in, fan_out, host))
-            self.params[f"dense{i}.bias"] = self._put(np.zeros(fan_out))
-            if self.batch_norm and i < self.n_hidden:
-                self.params[f"bn{i}.weight"] = self._put(np.ones(fan_out))
-                self.params[f"bn{i}.bias"] = self._put(np.zeros(fan_out))
-                self.buffers[f"bn{i}.running_mean"] = self._put(np.zeros(fan_out))
-                self.buffers[f"bn{i}.running_var"] = self._put(np.ones(fan_out))
-        self.rng = self.backend.rng(
-            int(np.random.default_rng([0 if seed is None else seed, 1]).integers(2**31))
-        )
+        for layer in self.modules:  # layer order fixes the draw order, hence the weights
+            self.params.update(self._put_all(initial_arrays(layer.parameters(), self.init, host)))
+            self.buffers.update(self._put_all(initial_arrays(layer.running_buffers(), self.init, host)))
+        self.rng = self.backend.rng(int(host_generator([0 if seed is None else seed, 1]).integers(2**31)))
+        self.step_buffers = self.backend.buffers()
 
     # --- structure -------------------------------------------------------------------
     @property
@@ -82,7 +88,7 @@ class MLP:
     @property
     def n_params(self) -> int:
         """Number of trainable scalars (weights, biases and batch-norm affine terms)."""
-        return sum(int(np.prod(p.shape)) for p in self.params.values())
+        return sum(math.prod(p.shape) for p in self.params.values())
 
     def config(self) -> dict:
         """The constructor arguments that rebuild this architecture (JSON-serializable)."""
@@ -98,7 +104,10 @@ class MLP:
         }
 
     def _put(self, host_array):
-        return self.backend.asarray(np.asarray(host_array, dtype=self.dtype), dtype=self._dtype)
+        return self.backend.asarray(host_array, dtype=self._dtype)
+
+    def _put_all(self, host: dict[str, Any]) -> dict[str, Any]:
+        return {key: self._put(value) for key, value in host.items()}
 
     # --- state ---------------------------------------------------------------------
     def state_dict(self, copy: bool = True) -> dict[str, Any]:
@@ -108,18 +117,10 @@ class MLP:
         updates cannot change a saved snapshot.
         """
         out = {}
-        for i in range(len(self.layers) - 1):
-            for key in (
-                f"dense{i}.weight",
-                f"dense{i}.bias",
-                f"bn{i}.weight",
-                f"bn{i}.bias",
-                f"bn{i}.running_mean",
-                f"bn{i}.running_var",
-            ):
-                value = self.params.get(key, self.buffers.get(key))
-                if value is not None:
-                    out[key] = self.xp.asarray(value, copy=True) if copy else value
+        for layer in self.modules:
+            for key in (*layer.parameters(), *layer.running_buffers()):
+                value = self.params[key] if key in self.params else self.buffers[key]
+                out[key] = self.xp.asarray(value, copy=True) if copy else value
         return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -145,86 +146,51 @@ class MLP:
             (self.params if key in self.params else self.buffers)[key] = value
 
     # --- forward and backward -------------------------------------------------------
-    def _forward(self, X, training: bool, masks=None, update_stats: bool = False, apply_output: bool = True):
-        """Logits ``z``, outputs ``a`` (None unless ``apply_output``) and the backward cache."""
-        xp = self.xp
-        act = HIDDEN[self.activation]
-        inplace = self.backend.inplace  # NumPy fast path: fewer temporaries, same math
-        fast = inplace and act.forward_inplace is not None
-        h = X
-        cache = []
-        for i in range(self.n_hidden):
-            W, b = self.params[f"dense{i}.weight"], self.params[f"dense{i}.bias"]
-            z = L.dense_forward(xp, h, W, b, inplace)
-            entry = {"x": h}
-            pre = z
-            if self.batch_norm:
-                pre, bn_cache = L.batch_norm_forward(
-                    xp,
-                    z,
-                    self.params[f"bn{i}.weight"],
-                    self.params[f"bn{i}.bias"],
-                    self.buffers[f"bn{i}.running_mean"],
-                    self.buffers[f"bn{i}.running_var"],
-                    training,
-                )
-                entry["bn"] = bn_cache
-                if training and update_stats:
-                    self.buffers[f"bn{i}.running_mean"] = bn_cache[2]
-                    self.buffers[f"bn{i}.running_var"] = bn_cache[3]
-            if fast:  # a overwrites pre (a fresh buffer); backward_inplace reads only a
-                a = act.forward_inplace(xp, pre)
-                entry["z"], entry["a"] = a, a
-            else:
-                a = act.forward(xp, pre)
-                entry["z"], entry["a"] = pre, a
-            if training and self.dropout > 0.0:
-                if masks is None:
-                    mask = self.rng.bernoulli(1.0 - self.dropout, a.shape, self._dtype)
-                else:
-                    mask = xp.asarray(masks[i], dtype=self._dtype, device=self.backend.device)
-                mask = mask * (1.0 / (1.0 - self.dropout))
-                entry["mask"] = mask
-                a = L.dropout_forward(xp, a, mask)
-            cache.append(entry)
-            h = a
-        last = self.n_hidden
-        W, b = self.params[f"dense{last}.weight"], self.params[f"dense{last}.bias"]
-        z = L.dense_forward(xp, h, W, b, inplace)
-        cache.append({"x": h})
-        return z, OUTPUT[self.output].forward(xp, z) if apply_output else None, cache
+    def _pass(self, training: bool, keep_masks=None, step_buffers: bool = False) -> Pass:
+        if keep_masks is not None:
+            keep_masks = [
+                self.xp.asarray(m, dtype=self._dtype, device=self.backend.device) for m in keep_masks
+            ]
+        buffers = self.step_buffers if step_buffers else None
+        return Pass(self.backend, self.params, self.buffers, training, self.rng, keep_masks, buffers)
 
-    def _backward(self, cache, dz, training: bool = True) -> dict[str, Any]:
+    def logits(self, X, ctx: Pass):
+        """The output layer's logits for device array ``X``, and the saved values for :meth:`backward`."""
+        h, tape = X, []
+        for layer in self.modules:
+            h, saved = layer.forward(ctx, h)
+            tape.append(saved)
+        return h, tape
+
+    def backward(self, ctx: Pass, tape: list, dz) -> dict[str, Any]:
         """Gradients keyed as ``params``, given ``dL/dz`` of the output logits."""
-        xp = self.xp
-        act = HIDDEN[self.activation]
-        backward = act.backward_inplace if self.backend.inplace and act.backward_inplace else act.backward
-        grads = {}
-        last = self.n_hidden
-        dh, grads[f"dense{last}.weight"], grads[f"dense{last}.bias"] = L.dense_backward(
-            xp, cache[last]["x"], self.params[f"dense{last}.weight"], dz
-        )
-        for i in range(last - 1, -1, -1):
-            entry = cache[i]
-            if "mask" in entry:
-                dh = L.dropout_backward(xp, dh, entry["mask"])
-            dpre = backward(xp, entry["z"], entry["a"], dh)  # dh is a fresh array: safe to overwrite
-            if self.batch_norm:
-                dpre, grads[f"bn{i}.weight"], grads[f"bn{i}.bias"] = L.batch_norm_backward(
-                    xp, dpre, self.params[f"bn{i}.weight"], entry["bn"], training
-                )
-            dh, grads[f"dense{i}.weight"], grads[f"dense{i}.bias"] = L.dense_backward(
-                xp, entry["x"], self.params[f"dense{i}.weight"], dpre, need_dx=i > 0
-            )
+        grads: dict[str, Any] = {}
+        for layer, saved in zip(reversed(self.modules), reversed(tape), strict=True):
+            dz, layer_grads = layer.backward(ctx, saved, dz)
+            grads.update(layer_grads)
         return {key: grads[key] for key in self.params}
 
-    def loss_and_grads(self, X, Y, loss: str, masks=None, update_stats: bool = False):
-        """Training-mode ``(loss 0-d array, grads, outputs)`` for device arrays X, Y."""
-        z, _, cache = self._forward(
-            X, training=True, masks=masks, update_stats=update_stats, apply_output=False
-        )
-        a, value, dz = output_loss_and_grad(self.xp, loss, self.output, z, Y)
-        return value, self._backward(cache, dz), a
+    def loss_and_grads(self, X, Y, loss: str, masks=None, step_buffers: bool = False):
+        """Training-mode ``(loss 0-d array, grads, Aux)`` for device arrays ``X``, ``Y``.
+
+        Changes nothing: apply ``Aux.batch_stats`` with :meth:`update_batch_stats`. With
+        ``step_buffers`` the arrays live in buffers the next call reuses (the trainer's fast path).
+        """
+        ctx = self._pass(True, masks, step_buffers)
+        z, tape = self.logits(X, ctx)
+        a, value, dz = self.backend.output_loss(loss, self.output, z, Y)
+        return value, self.backward(ctx, tape, dz), Aux(a, ctx.batch_stats)
+
+    def update_batch_stats(self, batch_stats: dict[str, Any]) -> None:
+        """Fold a training pass's batch statistics into the batch-norm running statistics."""
+        for layer in self.modules:
+            if isinstance(layer, BatchNorm) and layer.name in batch_stats:
+                layer.update(self.backend, self.buffers, batch_stats[layer.name])
+
+    def eval_logits_outputs(self, X):
+        """Evaluation-mode ``(logits, outputs)`` for device array ``X``."""
+        z, _ = self.logits(X, self._pass(False))
+        return z, self.backend.activation(self.output, z)[0]
 
     # --- public API ------------------------------------------------------------------
     def as_input(self, X):
@@ -255,7 +221,8 @@ class MLP:
         ``training=True`` applies dropout (``masks``: optional 0/1 keep masks, one per
         hidden layer) and uses batch statistics for batch norm, without updating them.
         """
-        return self._forward(self.as_input(X), training, masks)[1]
+        z, _ = self.logits(self.as_input(X), self._pass(training, masks))
+        return self.backend.activation(self.output, z)[0]
 
     def value_and_grad(self, X, Y, loss: str = "categorical_crossentropy", masks=None):
         """``(loss, grads)`` of a training-mode pass; no parameter or buffer changes.
@@ -268,12 +235,12 @@ class MLP:
         value, grads, _ = self.loss_and_grads(Xd, Yd, loss, masks=masks)
         return self.backend.item(value), grads
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X) -> Any:
         """Evaluation-mode outputs as a NumPy array ``(n, n_outputs)``."""
         return self.backend.to_numpy(self.forward(X))
 
-    def predict(self, X) -> np.ndarray:
-        """Class indices (argmax, or threshold 0.5 for one sigmoid unit); raw outputs for identity."""
+    def predict(self, X) -> Any:
+        """Class indices (argmax, or threshold 0.5 for one sigmoid unit) as NumPy; raw outputs for identity."""
         out = self.forward(X)
         if self.output == "identity":
             return self.backend.to_numpy(out)
@@ -283,23 +250,20 @@ class MLP:
 
     def save(self, path) -> None:
         """Write architecture and parameters to an ``.npz`` file, atomically."""
-        from .io import save
-
-        save(self, path)
+        host = {k: self.backend.to_numpy(v) for k, v in self.state_dict(copy=False).items()}
+        save_model(path, self.config(), host)
 
     def summary(self) -> str:
-        """A table of layers, shapes and parameter counts."""
+        """A table of layers, shapes and parameter counts: one row per dense layer and what follows it."""
         rows = [f"MLP on {self.backend.name} ({self.backend.device}), dtype {self.dtype}"]
-        for i, (fan_in, fan_out) in enumerate(zip(self.layers[:-1], self.layers[1:], strict=True)):
-            hidden = i < self.n_hidden
-            parts = [f"dense{i}: {fan_in} -> {fan_out}"]
-            count = fan_in * fan_out + fan_out
-            if hidden and self.batch_norm:
-                parts.append("batch_norm")
-                count += 2 * fan_out
-            parts.append(self.activation if hidden else self.output)
-            if hidden and self.dropout:
-                parts.append(f"dropout {self.dropout:g}")
+        groups: list[list] = []
+        for layer in self.modules:
+            if isinstance(layer, Dense):
+                groups.append([])
+            groups[-1].append(layer)
+        for n, group in enumerate(groups):
+            parts = [layer.describe() for layer in group] + ([self.output] if n == len(groups) - 1 else [])
+            count = sum(math.prod(shape) for layer in group for _, shape in layer.parameters().values())
             rows.append(f"  {' -> '.join(parts):<60} {count:>10,} params")
         rows.append(f"  init {self.init}; total {self.n_params:,} trainable parameters")
         return "\n".join(rows)
@@ -312,13 +276,11 @@ class MLP:
         )
 
 
-def _check_layers(layers) -> list[int]:
-    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
-        raise TypeError(f"layers must be a list of layer sizes like [64, 128, 10]; got {layers!r}")
-    layers = list(layers)
-    if len(layers) < 2:
-        raise ValueError(f"layers={layers!r} needs at least two sizes (inputs and outputs)")
-    for size in layers:
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-            raise ValueError(f"layers={layers!r}: every size must be an integer >= 1")
-    return [int(s) for s in layers]
+def load(path, backend: str | Backend = "numpy", device: Any = None, dtype: Any = None) -> MLP:
+    """Load a model saved by :meth:`MLP.save` onto ``backend`` (any backend, any device)."""
+    config, arrays = read_model(path)
+    if dtype is not None:
+        config["dtype"] = dtype
+    net = MLP(**config, backend=backend, device=device)
+    net.load_state_dict(arrays)
+    return net

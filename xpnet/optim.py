@@ -1,18 +1,18 @@
 """Optimizers with ``torch.optim``'s names, defaults and update rules, step for step.
 
-Each optimizer updates a dict of parameter arrays in place from a dict of gradients with
-the same keys; its state (momentum buffers, moments) lives on the device, keyed by
-parameter name. Weight decay is added to the (already clipped) gradient, as torch does;
-``AdamW`` decays the weights directly instead.
+Each optimizer holds hyperparameters and per-parameter state (momentum buffers, moments,
+on the device, keyed by parameter name) and updates a dict of parameter arrays in place
+through its backend op (``Ops.sgd_update``, ``adam_update``, ``rmsprop_update``). Weight
+decay is added to the (already clipped) gradient, as torch does; ``AdamW`` decays the
+weights directly instead.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import array_api_compat
-
-from .validation import check_positive
+from .backend import backend_of
+from .validation import check_positive, to_host
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
 
@@ -37,16 +37,16 @@ class Optimizer:
         """The constructor arguments (current ``lr`` included)."""
         raise NotImplementedError
 
-    def step(self, params: dict[str, Any], grads: dict[str, Any]) -> None:
-        """Update every array in ``params`` in place from ``grads`` (same keys)."""
+    def step(self, params: dict[str, Any], grads: dict[str, Any], ops=None) -> None:
+        """Update every array in ``params`` in place from ``grads`` (same keys) with the backend
+        ``ops`` (found from the arrays when not given)."""
         self.steps += 1
-        xp = None
+        if ops is None:
+            ops = _ops_for(next(iter(params.values())))
         for key, p in params.items():
-            if xp is None:
-                xp = _namespace(p)
-            self._update(xp, p, grads[key], self.state.setdefault(key, {}))
+            self._update(ops, p, grads[key], self.state.setdefault(key, {}))
 
-    def _update(self, xp, p, g, state: dict[str, Any]) -> None:
+    def _update(self, ops, p, g, state: dict[str, Any]) -> None:
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
@@ -77,26 +77,23 @@ class Optimizer:
         return f"{type(self).__name__}({args})"
 
 
-_NAMESPACES: dict[type, Any] = {}
+_OPS: dict[Any, Any] = {}
 
 
-def _namespace(p):
-    """``array_namespace(p)``, memoized by array type: it costs a few microseconds per step."""
-    ns = _NAMESPACES.get(type(p))
-    if ns is None:
-        ns = _NAMESPACES[type(p)] = array_api_compat.array_namespace(p)
-    return ns
+def _ops_for(p):
+    """The backend of array ``p``, memoized by array type and device (found once, not per step)."""
+    key = (type(p), str(getattr(p, "device", "")))
+    if key not in _OPS:
+        _OPS[key] = backend_of(p)
+    return _OPS[key]
 
 
 def _copy_like(value, ref):
+    """``value`` (any array) as a fresh array of ``ref``'s backend, dtype and device (or its own)."""
     if ref is None:
-        xp = array_api_compat.array_namespace(value)
-        return xp.asarray(value, copy=True)
-    from .validation import to_host
-
-    xp = array_api_compat.array_namespace(ref)
-    host = to_host(value)
-    return xp.asarray(host, dtype=ref.dtype, device=array_api_compat.device(ref), copy=True)
+        return backend_of(value).xp.asarray(value, copy=True)
+    be = _ops_for(ref)
+    return be.xp.asarray(to_host(value), dtype=ref.dtype, device=be.device, copy=True)
 
 
 class SGD(Optimizer):
@@ -126,18 +123,8 @@ class SGD(Optimizer):
             "weight_decay": self.weight_decay,
         }
 
-    def _update(self, xp, p, g, state):
-        if self.weight_decay:
-            g = g + self.weight_decay * p
-        if self.momentum:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = xp.asarray(g, copy=True)
-            else:
-                buf *= self.momentum
-                buf += (1.0 - self.dampening) * g
-            g = g + self.momentum * buf if self.nesterov else buf
-        p -= self.lr * g
+    def _update(self, ops, p, g, state):
+        ops.sgd_update(p, g, state, self.lr, self.momentum, self.dampening, self.nesterov, self.weight_decay)
 
 
 class Adam(Optimizer):
@@ -169,31 +156,19 @@ class Adam(Optimizer):
             "amsgrad": self.amsgrad,
         }
 
-    def _update(self, xp, p, g, state):
-        b1, b2 = self.betas
-        if self.weight_decay:
-            if self.decoupled:
-                p *= 1.0 - self.lr * self.weight_decay
-            else:
-                g = g + self.weight_decay * p
-        if "exp_avg" not in state:
-            state["exp_avg"] = xp.zeros_like(p)
-            state["exp_avg_sq"] = xp.zeros_like(p)
-            if self.amsgrad:
-                state["max_exp_avg_sq"] = xp.zeros_like(p)
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m += (1.0 - b1) * (g - m)  # torch: exp_avg.lerp_(grad, 1 - beta1)
-        v *= b2
-        v += (1.0 - b2) * (g * g)
-        step = self.steps
-        bias1 = 1.0 - b1**step
-        bias2_sqrt = (1.0 - b2**step) ** 0.5
-        if self.amsgrad:
-            vmax = state["max_exp_avg_sq"]
-            vmax[...] = xp.maximum(vmax, v)
-            v = vmax
-        denom = xp.sqrt(v) / bias2_sqrt + self.eps
-        p -= (self.lr / bias1) * (m / denom)
+    def _update(self, ops, p, g, state):
+        ops.adam_update(
+            p,
+            g,
+            state,
+            self.lr,
+            self.steps,
+            self.betas,
+            self.eps,
+            self.weight_decay,
+            self.decoupled,
+            self.amsgrad,
+        )
 
 
 class AdamW(Adam):
@@ -233,31 +208,10 @@ class RMSprop(Optimizer):
             "centered": self.centered,
         }
 
-    def _update(self, xp, p, g, state):
-        if self.weight_decay:
-            g = g + self.weight_decay * p
-        if "square_avg" not in state:
-            state["square_avg"] = xp.zeros_like(p)
-            if self.momentum:
-                state["momentum_buffer"] = xp.zeros_like(p)
-            if self.centered:
-                state["grad_avg"] = xp.zeros_like(p)
-        sq = state["square_avg"]
-        sq *= self.alpha
-        sq += (1.0 - self.alpha) * (g * g)
-        if self.centered:
-            ga = state["grad_avg"]
-            ga += (1.0 - self.alpha) * (g - ga)  # torch: grad_avg.lerp_(grad, 1 - alpha)
-            avg = xp.sqrt(sq - ga * ga) + self.eps
-        else:
-            avg = xp.sqrt(sq) + self.eps
-        if self.momentum:
-            buf = state["momentum_buffer"]
-            buf *= self.momentum
-            buf += g / avg
-            p -= self.lr * buf
-        else:
-            p -= self.lr * (g / avg)
+    def _update(self, ops, p, g, state):
+        ops.rmsprop_update(
+            p, g, state, self.lr, self.alpha, self.eps, self.weight_decay, self.momentum, self.centered
+        )
 
 
 def make_optimizer(

@@ -127,3 +127,25 @@ def _one_hot(y: np.ndarray, n_outputs: int, name: str) -> np.ndarray:
     out = np.zeros((labels.shape[0], n_outputs))
     out[np.arange(labels.shape[0]), labels] = 1.0
     return out
+
+
+def check_layer_sizes(layers: Any) -> list[int]:
+    """A list of at least two integer widths >= 1 (inputs first, outputs last)."""
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+        raise TypeError(f"layers must be a list of layer sizes like [64, 128, 10]; got {layers!r}")
+    layers = list(layers)
+    if len(layers) < 2:
+        raise ValueError(f"layers={layers!r} needs at least two sizes (inputs and outputs)")
+    for size in layers:
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ValueError(f"layers={layers!r}: every size must be an integer >= 1")
+    return [int(s) for s in layers]
+
+
+def check_dropout(dropout: Any) -> float:
+    """A dropout rate in [0, 1)."""
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+        raise TypeError(f"dropout must be a number in [0, 1); got {dropout!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout={dropout!r} is not allowed; it must be in [0, 1)")
+    return float(dropout)
