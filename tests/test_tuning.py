@@ -23,10 +23,10 @@ optuna = pytest.importorskip("optuna")
 from optuna.distributions import FloatDistribution  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
-from xpnet import tuning  # noqa: E402
+from xpnet import tune as tuning  # noqa: E402
 from xpnet.cli import main  # noqa: E402
 from xpnet.data import load_dataset  # noqa: E402
-from xpnet.tuning import Objective, SearchSpace  # noqa: E402
+from xpnet.tune import Objective, SearchSpace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # a small, fast space for tests: shallow nets that learn iris in a few epochs

@@ -320,7 +320,7 @@ def make_parser() -> argparse.ArgumentParser:
     from .bench import add_bench_parser
 
     add_bench_parser(sub)
-    from .tuning import add_tune_parser
+    from .tune import add_tune_parser
 
     add_tune_parser(sub)
     return parser
