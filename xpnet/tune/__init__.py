@@ -15,15 +15,14 @@ devices, BLAS threads), ``report`` (progress, summary, export, plots), ``command
 """
 
 from .command import add_tune_parser, cmd_tune
-from .objective import Objective, retrain, train_args
-from .report import ProgressPrinter, best_config, export_config, save_plots, summary
+from .objective import Objective, retrain
+from .report import ProgressPrinter, best_config, export_config, export_record, save_plots, summary
 from .space import SearchSpace
 from .storage import JOURNAL_SUFFIXES, open_storage
-from .study import BACKENDS, PRUNERS, TuneSettings, load_study, make_pruner
+from .study import PRUNERS, TuneSettings, load_study, make_pruner
 from .workers import blas_threads, run_worker, tune
 
 __all__ = [
-    "BACKENDS",
     "JOURNAL_SUFFIXES",
     "PRUNERS",
     "Objective",
@@ -35,6 +34,7 @@ __all__ = [
     "blas_threads",
     "cmd_tune",
     "export_config",
+    "export_record",
     "load_study",
     "make_pruner",
     "open_storage",
@@ -42,6 +42,5 @@ __all__ = [
     "run_worker",
     "save_plots",
     "summary",
-    "train_args",
     "tune",
 ]

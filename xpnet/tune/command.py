@@ -7,12 +7,14 @@ import json
 import time
 from typing import Any
 
+from ..backend import BACKENDS
+from ..config import RunConfig
 from ..data import DATASETS
 from ..validation import check_int
 from .objective import retrain
-from .report import best_config, export_config, format_params, save_plots, summary
+from .report import best_config, export_config, export_record, format_params, save_plots, summary
 from .space import SearchSpace
-from .study import BACKENDS, PRUNERS, TuneSettings
+from .study import PRUNERS, TuneSettings
 from .workers import blas_threads, tune
 
 TUNE_HELP = "search hyperparameters with Optuna (validation accuracy, pruning, shared storage)"
@@ -52,7 +54,9 @@ def add_tune_parser(sub) -> argparse.ArgumentParser:
     )
     g.add_argument("--pruner", choices=PRUNERS, default="median")
     g.add_argument("--space", metavar="FILE", help="JSON or YAML file overriding search ranges")
-    g.add_argument("--seed", type=int, default=0, help="data split and initial weights (default 0)")
+    g.add_argument(
+        "--seed", type=int, default=RunConfig.seed, help="data split and initial weights (default 0)"
+    )
     g.add_argument(
         "--sampler-seed",
         type=int,
@@ -64,11 +68,11 @@ def add_tune_parser(sub) -> argparse.ArgumentParser:
     g.add_argument("--dataset", default="digits", choices=DATASETS)
     g.add_argument("--val-size", type=float, default=0.1, help="validation fraction (default 0.1)")
     g.add_argument("--test-size", type=float, default=0.2, help="test fraction (default 0.2)")
-    g.add_argument("--backend", default="numpy", choices=BACKENDS)
+    g.add_argument("--backend", default=RunConfig.backend, choices=BACKENDS)
     g.add_argument(
         "--device", default=None, help="e.g. cuda:0; comma-separated devices are dealt to --n-jobs workers"
     )
-    g.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    g.add_argument("--dtype", default=RunConfig.dtype, choices=("float32", "float64"))
     g = p.add_argument_group("storage and workers")
     g.add_argument(
         "--storage",
@@ -126,16 +130,15 @@ def cmd_tune(args: argparse.Namespace) -> int:
     if result["n_complete"] == 0:
         _print_failure(result, study, args.json)
         return 1
-    config = best_config(study, settings.space, dataset=args.dataset, seed=args.seed)
-    result["best_config"] = config
+    run = best_config(study, settings.space, settings.base_config())
+    data = {"dataset": args.dataset, "val_size": args.val_size, "test_size": args.test_size}
+    result["best_config"] = export_record(run, **data)
     if args.retrain:
         with blas_threads(settings.threads):
-            result["retrain"] = retrain(
-                config, args.dataset, args.test_size, args.seed, args.backend, settings.device, args.dtype
-            )
+            result["retrain"] = retrain(run, args.dataset, args.test_size)
         result["test_accuracy"] = result["retrain"]["test_accuracy"]
     if args.export:
-        export_config(config, args.export)
+        export_config(run, args.export, **data)
         result["export"] = args.export
     if args.plot_dir:
         result["plots"] = save_plots(study, args.plot_dir)

@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
-import copy
-import functools
 import math
 import os
 import time
 import warnings
 from typing import Any
 
+from ..config import RunConfig
 from ..validation import check_int
 from .space import SearchSpace
-
-
-def train_args(config: dict[str, Any], **options: Any) -> argparse.Namespace:
-    """``xpnet train``'s parsed defaults with ``config`` and ``options`` applied (what the export means)."""
-    args = argparse.Namespace(**copy.deepcopy(_train_defaults()))
-    known = vars(args)
-    for key, value in {**config, **options}.items():
-        if key not in known:
-            raise ValueError(f"config key {key!r} is not an `xpnet train` option")
-        setattr(args, key, value)
-    return args
-
-
-@functools.lru_cache(maxsize=1)
-def _train_defaults() -> dict[str, Any]:
-    from ..cli import make_parser
-
-    return vars(make_parser().parse_args(["train"]))
 
 
 class Objective:
@@ -38,7 +18,9 @@ class Objective:
 
     ``dataset`` is a :class:`~xpnet.data.Dataset` (its test arrays are never touched). The
     best-so-far validation accuracy is reported every ``report_every`` epochs for pruning;
-    the epoch that reached it is stored as the trial's ``best_epoch`` user attribute.
+    the epoch that reached it is stored as the trial's ``best_epoch`` user attribute. A
+    trial's run is :attr:`base` (``RunConfig`` defaults with ``epochs``, ``backend``,
+    ``device``, ``dtype`` and ``seed``) with the drawn values replaced: :meth:`config`.
     """
 
     def __init__(
@@ -46,10 +28,10 @@ class Objective:
         dataset,
         space: SearchSpace | None = None,
         epochs: int = 30,
-        backend: str = "numpy",
-        device: Any = None,
-        dtype: str = "float32",
-        seed: int = 0,
+        backend: str = RunConfig.backend,
+        device: Any = RunConfig.device,
+        dtype: str = RunConfig.dtype,
+        seed: int = RunConfig.seed,
         report_every: int | None = None,
     ):
         if len(dataset.y_val) == 0:
@@ -58,16 +40,19 @@ class Objective:
         self.space = space or SearchSpace()
         self.epochs = check_int(epochs, "epochs")
         self.report_every = check_int(report_every or max(1, self.epochs // 10), "report_every")
-        self.backend, self.device, self.dtype, self.seed = backend, device, dtype, seed
+        self.base = RunConfig(epochs=self.epochs, backend=backend, device=device, dtype=dtype, seed=seed)
+
+    def config(self, trial) -> RunConfig:
+        """The run config of ``trial``: the values drawn from the space on top of :attr:`base`."""
+        return self.base.replace(**self.space.suggest(trial))
 
     def __call__(self, trial) -> float:
         """Train the trial's configuration, reporting as it goes; its reason is recorded if it fails."""
         import optuna
 
         trial.set_user_attr("pid", os.getpid())
-        config = self.space.suggest(trial)
         try:
-            best, best_epoch = self._train(trial, config)
+            best, best_epoch = self._train(trial, self.config(trial))
         except optuna.TrialPruned:
             raise
         except Exception as exc:
@@ -76,14 +61,12 @@ class Objective:
         trial.set_user_attr("best_epoch", best_epoch)
         return best
 
-    def _train(self, trial, config: dict[str, Any]) -> tuple[float, int]:
+    def _train(self, trial, run: RunConfig) -> tuple[float, int]:
         """The best validation accuracy and its epoch; raises TrialPruned on divergence or the pruner's word."""
-        from ..cli import build_model
         from ..training import DivergenceWarning
 
         ds = self.dataset
-        args = train_args(config, backend=self.backend, device=self.device, dtype=self.dtype, seed=self.seed)
-        _net, trainer, _ = build_model(args, ds.n_features, ds.n_classes)
+        trainer = run.build(ds.n_features, run.n_outputs(ds.n_classes)).trainer
         best, best_epoch, done = -math.inf, 0, 0
         while done < self.epochs:
             chunk = min(self.report_every, self.epochs - done)
@@ -118,27 +101,14 @@ def _prune(trial, best_epoch: int, reason: str) -> None:
     raise optuna.TrialPruned(reason)
 
 
-def retrain(
-    config: dict[str, Any],
-    dataset: str = "digits",
-    test_size: float = 0.2,
-    seed: int = 0,
-    backend: str = "numpy",
-    device: Any = None,
-    dtype: str = "float32",
-) -> dict[str, Any]:
-    """Train ``config`` on train+validation (the same test split as the search) and report test accuracy."""
-    from ..cli import build_model
+def retrain(run: RunConfig, dataset: str = "digits", test_size: float = 0.2) -> dict[str, Any]:
+    """Train ``run`` for its epochs on train+validation (the search's test split, by ``run.seed``); report test accuracy."""
     from ..data import load_dataset
 
-    ds = load_dataset(dataset, test_size=test_size, val_size=0.0, seed=seed)
-    options = {"backend": backend, "device": device, "dtype": dtype, "seed": seed}
-    args = train_args(
-        {k: v for k, v in config.items() if k not in ("dataset", "val_size", "test_size")}, **options
-    )
-    _net, trainer, _ = build_model(args, ds.n_features, ds.n_classes)
+    ds = load_dataset(dataset, test_size=test_size, val_size=0.0, seed=run.seed)
+    trainer = run.build(ds.n_features, run.n_outputs(ds.n_classes)).trainer
     start = time.perf_counter()
-    history = trainer.fit(ds.X_train, ds.y_train, epochs=args.epochs)
+    history = trainer.fit(ds.X_train, ds.y_train, epochs=run.epochs)
     seconds = time.perf_counter() - start
     test_loss, test_acc = trainer.evaluate(ds.X_test, ds.y_test)
     return {

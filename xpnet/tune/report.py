@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -10,8 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .objective import train_args
+from ..config import RunConfig
 from .space import SearchSpace
+
+DATA_OPTIONS = ("dataset", "val_size", "test_size")  # `xpnet train` options that are not run fields
 
 
 class ProgressPrinter:
@@ -69,27 +72,34 @@ def summary(study) -> dict[str, Any]:
     return result
 
 
-def best_config(study, space: SearchSpace | None = None, **extra: Any) -> dict[str, Any]:
-    """The best trial's configuration, keyed as ``xpnet train`` options, with ``epochs`` = its best epoch."""
+def best_config(study, space: SearchSpace | None = None, base: RunConfig | None = None) -> RunConfig:
+    """The best trial's run: ``base`` with its drawn values, and ``epochs`` = the epoch of its best score."""
     import optuna
 
     trial = study.best_trial
-    config = (space or SearchSpace()).suggest(optuna.trial.FixedTrial(trial.params))
-    if config["clip"] is None:
-        config.pop("clip_value", None)
-    config["epochs"] = int(trial.user_attrs.get("best_epoch") or 1)
-    config.update(extra)
-    return config
+    drawn = (space or SearchSpace()).suggest(optuna.trial.FixedTrial(trial.params))
+    return (base or RunConfig()).replace(**drawn, epochs=int(trial.user_attrs.get("best_epoch") or 1))
 
 
-def export_config(config: dict[str, Any], path: str | os.PathLike) -> None:
-    """Write ``config`` as JSON that ``xpnet train --config PATH`` accepts (atomically)."""
-    import json
+def export_record(run: RunConfig, **data: Any) -> dict[str, Any]:
+    """``run`` as a JSON-ready dict plus the ``data`` split options (``dataset``, ``val_size``, ``test_size``).
 
-    train_args(config)  # every key must be a train option
+    The split lets ``xpnet train --config`` score the same validation data the search did;
+    without ``data`` the record is exactly :meth:`RunConfig.to_json`'s object.
+    """
+    unknown = sorted(set(data) - set(DATA_OPTIONS))
+    if unknown:
+        raise ValueError(
+            f"export: {', '.join(unknown)} are not data options; allowed: {', '.join(DATA_OPTIONS)}"
+        )
+    return {**json.loads(run.to_json()), **data}
+
+
+def export_config(run: RunConfig, path: str | os.PathLike, **data: Any) -> None:
+    """Write :func:`export_record` as JSON for ``xpnet train --config PATH`` (atomically)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(config, indent=2) + "\n")
+    tmp.write_text(json.dumps(export_record(run, **data), indent=2) + "\n")
     os.replace(tmp, path)
 
 

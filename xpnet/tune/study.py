@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ..backend import BACKENDS
+from ..config import RunConfig
 from ..data import DATASETS
 from ..validation import check_int
 from .space import CHOICE_FIELDS, SearchSpace
 from .storage import open_storage
 
 PRUNERS = ("median", "successive_halving", "hyperband", "none")
-BACKENDS = ("numpy", "cupy", "torch", "array_api_strict")
 
 
 @dataclasses.dataclass
@@ -21,10 +22,10 @@ class TuneSettings:
     dataset: str = "digits"
     space: SearchSpace = dataclasses.field(default_factory=SearchSpace)
     epochs: int = 30
-    backend: str = "numpy"
-    device: Any = None
-    dtype: str = "float32"
-    seed: int = 0
+    backend: str = RunConfig.backend
+    device: Any = RunConfig.device
+    dtype: str = RunConfig.dtype
+    seed: int = RunConfig.seed
     val_size: float = 0.1
     test_size: float = 0.2
     storage: str | None = None
@@ -59,6 +60,12 @@ class TuneSettings:
             self.threads = check_int(self.threads, "threads")
         if self.progress not in (None, "stdout", "stderr"):
             raise ValueError(f"progress={self.progress!r} must be 'stdout', 'stderr' or None")
+
+    def base_config(self) -> RunConfig:
+        """The run every trial starts from: the defaults, on these epochs, backend, device, dtype and seed."""
+        return RunConfig(
+            epochs=self.epochs, backend=self.backend, device=self.device, dtype=self.dtype, seed=self.seed
+        )
 
     def study_name_or_default(self) -> str:
         """The study's name: ``--study-name`` or ``xpnet-DATASET``."""
