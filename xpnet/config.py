@@ -216,9 +216,9 @@ class RunConfig:
 
     @classmethod
     def from_json(cls, text_or_path: str | os.PathLike) -> RunConfig:
-        """A config from JSON text or from a JSON file's path."""
+        """A config from JSON text (a str starting with ``{`` or ``[``) or from a JSON file's path."""
         text = text_or_path
-        if isinstance(text, os.PathLike) or not str(text).lstrip().startswith("{"):
+        if isinstance(text, os.PathLike) or str(text).lstrip()[:1] not in ("{", "["):
             text = Path(text).read_text()
         try:
             values = json.loads(text)
