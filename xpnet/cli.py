@@ -137,12 +137,6 @@ def run_config(args: argparse.Namespace) -> RunConfig:
     return RunConfig.from_dict({name: getattr(args, name) for name in RUN_FIELDS if hasattr(args, name)})
 
 
-def build_model(args: argparse.Namespace, n_features: int, n_classes: int):
-    """Deprecated: use ``run_config(args).build(...)``; kept until tuning builds through RunConfig."""
-    cfg = run_config(args)
-    return cfg.build(n_features, cfg.n_outputs(n_classes))
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from .data import load_dataset
     from .plotting import loss_curves
