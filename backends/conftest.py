@@ -7,12 +7,10 @@ the largest error per component for the table printed at the end of the run.
 
 from __future__ import annotations
 
-import importlib.util
-
-import numpy as np
 import pytest
 
 import xpnet
+from xpnet.testing import ErrorTable, backend_skip_reason
 
 # (name, device, id): numpy and array-api-strict's non-default device always; torch CPU when
 # installed; cupy and torch CUDA where a GPU is present
@@ -34,49 +32,17 @@ TOLERANCES = {
 }
 
 
-def skip_reason(name: str, device) -> str | None:
-    """Why this backend case cannot run on this machine, or None if it can."""
-    if name == "torch" and importlib.util.find_spec("torch") is None:
-        return "torch is not installed: pip install torch"
-    if name == "array_api_strict" and importlib.util.find_spec("array_api_strict") is None:
-        return "array-api-strict is not installed: pip install array-api-strict"
-    if name == "cupy" and importlib.util.find_spec("cupy") is None:
-        return 'cupy is not installed (and needs an NVIDIA GPU): pip install "xpnet[cuda12]"'
-    if name == "torch" and str(device).startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            return "no CUDA GPU on this machine (torch.cuda.is_available() is False)"
-    try:
-        xpnet.get_backend(name, device=device)
-    except xpnet.BackendUnavailableError as exc:
-        return f"backend {name!r} is unavailable here: {exc}"
-    return None
-
-
 def _make(param) -> xpnet.Backend:
     name, device, _ = param
-    reason = skip_reason(name, device)
+    reason = backend_skip_reason(name, device)
     if reason:
         pytest.skip(reason)
     return xpnet.get_backend(name, device=device)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _torch_single_thread():
-    """Tiny tensors gain nothing from threads, and on a shared machine they spin: one thread per module here.
-
-    Restored after each module, so suites collected later (bench/) keep torch's own setting.
-    """
-    if importlib.util.find_spec("torch") is None:
-        yield
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_torch_thread_per_module(one_torch_thread) -> None:
+    """Every conformance module runs torch on one thread (the root conftest's ``one_torch_thread``)."""
 
 
 BACKEND_PARAMS = [pytest.param(c, id=c[2]) for c in CASES]
@@ -114,37 +80,18 @@ def tol():
     return _tol
 
 
-# component -> [largest |actual - expected|, largest relative error, number of comparisons]
-_ERRORS: dict[str, list[float]] = {}
+TABLE = ErrorTable(
+    "xpnet backends: largest error vs the NumPy float64 reference",
+    "rel err = max|backend - reference| / max|reference| per compared array",
+)
 
 
 @pytest.fixture
 def check():
-    """``check(component, actual, expected, rtol, atol)``: record the error, then assert closeness."""
-
-    def _check(component, actual, expected, rtol, atol, msg=""):
-        a = np.asarray(actual, dtype=np.float64)
-        e = np.asarray(expected, dtype=np.float64)
-        assert a.shape == e.shape, f"{component}: shape {a.shape} != {e.shape} {msg}"
-        diff = float(np.max(np.abs(a - e))) if a.size else 0.0
-        scale = float(np.max(np.abs(e))) if e.size else 0.0
-        rel = diff / scale if scale > 1e-12 else 0.0
-        row = _ERRORS.setdefault(component, [0.0, 0.0, 0])
-        row[0], row[1], row[2] = max(row[0], diff), max(row[1], rel), row[2] + 1
-        np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, equal_nan=False, err_msg=f"{component} {msg}")
-
-    return _check
+    """``check(component, actual, expected, rtol, atol, msg="")``: record the error, then assert closeness."""
+    return TABLE.check
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
+def pytest_terminal_summary(terminalreporter):
     """Print each backend/dtype component with the largest error seen against NumPy float64."""
-    if not _ERRORS:
-        return
-    tr = terminalreporter
-    tr.section("xpnet backends: largest error vs the NumPy float64 reference")
-    width = max(len("component"), *(len(k) for k in _ERRORS))
-    tr.write_line(f"{'component':<{width}}  {'max abs err':>11}  {'max rel err':>11}  {'checks':>6}")
-    for name in sorted(_ERRORS):
-        diff, rel, count = _ERRORS[name]
-        tr.write_line(f"{name:<{width}}  {diff:>11.2e}  {rel:>11.2e}  {count:>6}")
-    tr.write_line("rel err = max|backend - reference| / max|reference| per compared array")
+    TABLE.write(terminalreporter)

@@ -31,13 +31,13 @@ def bench_size(pytestconfig) -> str:
 
 @pytest.fixture(scope="session")
 def bench_data(bench_size):
-    """``get(workload_name) -> (X, y)``, generated once per session and workload."""
-    cache: dict[str, tuple] = {}
+    """``get(workload_name, dtype) -> (X, y)``, generated once per session, workload and dtype."""
+    cache: dict[tuple[str, str], tuple] = {}
 
-    def get(name: str):
-        if name not in cache:
-            cache[name] = make_data(WORKLOADS[name], bench_size)
-        return cache[name]
+    def get(name: str, dtype: str = "float32"):
+        if (name, dtype) not in cache:
+            cache[name, dtype] = make_data(WORKLOADS[name], bench_size, dtype)
+        return cache[name, dtype]
 
     return get
 

@@ -2,7 +2,8 @@
 
 Each benchmark trains one epoch of plain SGD; ``extra_info`` holds samples/s and GFLOP/s
 (6 x samples x weights per epoch). ``xpnet bench`` runs the same workloads interleaved, for
-honest ratios; this suite gives pytest-benchmark's statistics and history.
+honest ratios; this suite gives pytest-benchmark's statistics and history. The ``seed``
+workload runs in float64 and float32, single-threaded, with the article's own NumPy loop too.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 
 import pytest
 
-from xpnet.bench import WORKLOADS, Spec, make_runner
+from xpnet.bench import WORKLOADS, Spec, make_runner, runs_on, thread_limit
 
 RUNNERS = {
     "xpnet-numpy": Spec("xpnet", "numpy"),
@@ -21,7 +22,17 @@ RUNNERS = {
     "xpnet-cupy": Spec("xpnet", "cupy"),
     "torch": Spec("torch"),
     "sklearn": Spec("sklearn"),
+    "article": Spec("article"),
 }
+# (workload, dtype, runner) wherever the runner runs on the workload (the article's loop: seed only);
+# float32 unless the workload has its own dtypes, and the id names any second dtype
+CASES = [
+    pytest.param(name, dtype, runner, id=f"{name if i == 0 else f'{name}-{dtype}'}-{runner}")
+    for name, w in WORKLOADS.items()
+    for i, dtype in enumerate(w.run_dtypes("float32"))
+    for runner, spec in RUNNERS.items()
+    if runs_on(spec, w)
+]
 
 
 def _available(spec: Spec) -> str | None:
@@ -41,16 +52,15 @@ def _available(spec: Spec) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("runner_name", list(RUNNERS))
-@pytest.mark.parametrize("workload_name", list(WORKLOADS))
-def test_epoch(benchmark, bench_data, bench_size, workload_name, runner_name):
+@pytest.mark.parametrize("workload_name, dtype, runner_name", CASES)
+def test_epoch(benchmark, bench_data, bench_size, workload_name, dtype, runner_name):
     spec = RUNNERS[runner_name]
+    workload = WORKLOADS[workload_name]
     reason = _available(spec)
     if reason:
         pytest.skip(reason + (" (needs a CUDA GPU)" if spec.backend == "cupy" else ""))
-    workload = WORKLOADS[workload_name]
-    X, y = bench_data(workload_name)
-    runner = make_runner(spec, workload, X, y)
+    X, y = bench_data(workload_name, dtype)
+    runner = make_runner(spec, workload, X, y, dtype)
     times: list[float] = []
     losses: list[float] = []
 
@@ -59,9 +69,12 @@ def test_epoch(benchmark, bench_data, bench_size, workload_name, runner_name):
         losses.append(float(runner.epoch()))
         times.append(time.perf_counter() - start)
 
-    benchmark.group = f"{workload_name} ({bench_size})"
+    benchmark.group = (
+        f"{workload_name} ({bench_size})" if dtype == "float32" else f"{workload_name} {dtype} ({bench_size})"
+    )
     rounds = 5 if bench_size == "full" else 1
-    benchmark.pedantic(epoch, rounds=rounds, warmup_rounds=1 if bench_size == "full" else 0)
+    with thread_limit(runner.threads):  # seed: single-threaded, as issue 11 compares it
+        benchmark.pedantic(epoch, rounds=rounds, warmup_rounds=1 if bench_size == "full" else 0)
     n = X.shape[0]
     seconds = statistics.median(times)
     benchmark.extra_info.update(
@@ -70,6 +83,8 @@ def test_epoch(benchmark, bench_data, bench_size, workload_name, runner_name):
         device=runner.device,
         device_name=runner.device_name,
         size=bench_size,
+        dtype=dtype,
+        threads=runner.threads,
         n_samples=n,
         batch_size=workload.effective_batch(n),
         samples_per_s=n / seconds,

@@ -1,4 +1,4 @@
-"""Parity suite fixtures: the backend/torch-device pairs and an error log printed at the end.
+"""Parity suite fixtures: the backend/torch-device pairs, the PyTorch references and an error log.
 
 Every comparison goes through the ``check`` fixture, which asserts closeness and records the
 largest absolute and relative error per component; ``pytest_terminal_summary`` prints them.
@@ -7,34 +7,28 @@ largest absolute and relative error per component; ``pytest_terminal_summary`` p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
 
 import xpnet
+from xpnet.testing import ErrorTable, backend_skip_reason
 
 try:
     import torch
 except ImportError:  # each test module skips with the reason (pytest.importorskip)
     torch = None
 
-# component -> [largest |actual - expected|, largest relative error, number of comparisons]
-_ERRORS: dict[str, list[float]] = {}
+NO_TORCH = "the parity suite compares with PyTorch, which is not installed: pip install torch"
 
-
-def record(component: str, actual: Any, expected: Any) -> tuple[float, float]:
-    """Log ``max|actual - expected|`` and ``max|actual - expected| / max|expected|`` for ``component``."""
-    a = np.asarray(actual, dtype=np.float64)
-    e = np.asarray(expected, dtype=np.float64)
-    diff = float(np.max(np.abs(a - e))) if a.size else 0.0
-    scale = float(np.max(np.abs(e))) if e.size else 0.0
-    # an array that is zero up to rounding (a bias feeding batch norm has gradient ~1e-17) has no
-    # meaningful relative error: it counts towards the absolute column only
-    rel = diff / scale if scale > 1e-12 else 0.0
-    row = _ERRORS.setdefault(component, [0.0, 0.0, 0])
-    row[0], row[1], row[2] = max(row[0], diff), max(row[1], rel), row[2] + 1
-    return diff, rel
+TABLE = ErrorTable(
+    "xpnet parity: largest error vs PyTorch (float64 unless named)",
+    "rel err = max|xpnet - torch| / max|torch| per compared array (arrays with max|torch| < 1e-12: abs only)",
+    reference="torch reference",
+    finite_reference=True,
+)
 
 
 @pytest.fixture
@@ -42,29 +36,19 @@ def check():
     """``check(component, actual, expected, rtol=1e-12, atol=1e-14)``: record, then assert close."""
 
     def _check(component, actual, expected, rtol=1e-12, atol=1e-14, msg=""):
-        a = np.asarray(actual, dtype=np.float64)
-        e = np.asarray(expected, dtype=np.float64)
-        assert a.shape == e.shape, f"{component}: shape {a.shape} != {e.shape} {msg}"
-        record(component, a, e)
-        assert np.all(np.isfinite(e)), f"{component}: the torch reference is not finite {msg}"
-        np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, equal_nan=False, err_msg=f"{component} {msg}")
+        TABLE.check(component, actual, expected, rtol, atol, msg)
 
     return _check
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _torch_single_thread():
-    """Tiny tensors gain nothing from threads, and on a shared machine they spin: one thread per module here.
+def _one_torch_thread_per_module(one_torch_thread) -> None:
+    """Every parity module runs torch on one thread (the root conftest's ``one_torch_thread``)."""
 
-    Restored after each module, so suites collected later (bench/) keep torch's own setting.
-    """
-    if torch is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+
+def pytest_terminal_summary(terminalreporter):
+    """Print each component with the largest absolute and relative error seen against PyTorch."""
+    TABLE.write(terminalreporter)
 
 
 @dataclass
@@ -98,11 +82,11 @@ def pair(request) -> Pair:
     """numpy vs torch CPU always; cupy vs torch CUDA where a GPU and cupy are present."""
     name, device = request.param
     if torch is None:
-        pytest.skip("the parity suite compares with PyTorch, which is not installed: pip install torch")
+        pytest.skip(NO_TORCH)
     if device == "cuda":
-        if not torch.cuda.is_available():
-            pytest.skip("no CUDA GPU on this machine (torch.cuda.is_available() is False)")
-        pytest.importorskip("cupy", reason='cupy is not installed: pip install "xpnet[cuda12]"')
+        reason = backend_skip_reason("torch", device) or backend_skip_reason(name)
+        if reason:
+            pytest.skip(reason)
     return Pair(xpnet.get_backend(name), torch.device(device))
 
 
@@ -132,104 +116,93 @@ def _torch_activation(name: str):
     }[name]
 
 
-def _torch_mlp_class():
-    nn = torch.nn
+BN_BUFFERS = ("weight", "bias", "running_mean", "running_var")
 
-    class TorchMLP(nn.Module):
-        """The PyTorch twin of an xpnet MLP: Linear -> [BatchNorm1d] -> act -> [dropout] ... -> output.
 
-        Weights are copied from ``net.state_dict()`` (torch's Linear weight is ``W.T``).
-        ``dropout``: None (no dropout), ``"masks"`` (multiply by fixed 0/1 masks / (1 - p))
-        or ``"torch"`` (``torch.nn.functional.dropout`` with torch's global RNG).
-        """
+def _host(t) -> np.ndarray:
+    return t.detach().cpu().numpy()
 
-        def __init__(self, net: xpnet.MLP, device):
-            super().__init__()
-            state = {
-                k: np.asarray(net.backend.to_numpy(v), dtype=np.float64) for k, v in net.state_dict().items()
-            }
-            self.net_config = net.config()
-            self.n_hidden = net.n_hidden
-            self.linears = nn.ModuleList()
-            self.bns = nn.ModuleList()
-            for i, (fan_in, fan_out) in enumerate(zip(net.layers[:-1], net.layers[1:], strict=True)):
-                lin = nn.Linear(fan_in, fan_out, dtype=torch.float64, device=device)
-                with torch.no_grad():
-                    lin.weight.copy_(torch.tensor(state[f"dense{i}.weight"].T))
-                    lin.bias.copy_(torch.tensor(state[f"dense{i}.bias"]))
-                self.linears.append(lin)
-                if net.batch_norm and i < net.n_hidden:
-                    bn = nn.BatchNorm1d(fan_out, dtype=torch.float64, device=device)  # eps 1e-5, momentum 0.1
-                    with torch.no_grad():
-                        for name in ("weight", "bias", "running_mean", "running_var"):
-                            getattr(bn, name).copy_(torch.tensor(state[f"bn{i}.{name}"]))
-                    self.bns.append(bn)
-            self.act = _torch_activation(net.activation)
-            self.out = _torch_activation(net.output)
-            self.p = net.dropout
 
-        def logits(self, x, masks=None, dropout=None):
-            F = torch.nn.functional
-            for i in range(self.n_hidden):
-                x = self.linears[i](x)
-                if len(self.bns):
-                    x = self.bns[i](x)
-                x = self.act(x)
-                if self.training and self.p > 0 and dropout == "masks":
-                    x = x * masks[i] / (1.0 - self.p)
-                elif self.training and self.p > 0 and dropout == "torch":
-                    x = F.dropout(x, self.p, training=True)
-            return self.linears[-1](x)
+def _as_xpnet(linears, bns, pick, bn_names) -> dict[str, np.ndarray]:
+    """``pick(tensor)`` of every Linear and BatchNorm1d tensor, keyed and shaped as xpnet's (``W`` = weight.T)."""
+    out = {}
+    for i, lin in enumerate(linears):
+        out[f"dense{i}.weight"] = _host(pick(lin.weight)).T
+        out[f"dense{i}.bias"] = _host(pick(lin.bias))
+        if i < len(bns):
+            for name in bn_names:
+                out[f"bn{i}.{name}"] = _host(pick(getattr(bns[i], name)))
+    return out
 
-        def forward(self, x, masks=None, dropout=None):
-            return self.out(self.logits(x, masks, dropout))
 
-        def grads(self) -> dict[str, np.ndarray]:
-            """Gradients keyed and shaped as xpnet's (weights transposed back)."""
-            out = {}
-            for i, lin in enumerate(self.linears):
-                out[f"dense{i}.weight"] = lin.weight.grad.detach().cpu().numpy().T
-                out[f"dense{i}.bias"] = lin.bias.grad.detach().cpu().numpy()
-                if i < len(self.bns):
-                    out[f"bn{i}.weight"] = self.bns[i].weight.grad.detach().cpu().numpy()
-                    out[f"bn{i}.bias"] = self.bns[i].bias.grad.detach().cpu().numpy()
-            return out
+def _copy_into(module, values: dict[str, np.ndarray]) -> None:
+    with torch.no_grad():
+        for name, value in values.items():
+            getattr(module, name).copy_(torch.tensor(value))
 
-        def state(self) -> dict[str, np.ndarray]:
-            """Parameters and buffers keyed and shaped as xpnet's ``state_dict``."""
-            out = {}
-            for i, lin in enumerate(self.linears):
-                out[f"dense{i}.weight"] = lin.weight.detach().cpu().numpy().T
-                out[f"dense{i}.bias"] = lin.bias.detach().cpu().numpy()
-                if i < len(self.bns):
-                    for name in ("weight", "bias", "running_mean", "running_var"):
-                        out[f"bn{i}.{name}"] = getattr(self.bns[i], name).detach().cpu().numpy()
-            return out
 
-    return TorchMLP
+class TorchMLP(torch.nn.Module if torch is not None else object):
+    """The PyTorch twin of an xpnet MLP: Linear -> [BatchNorm1d] -> act -> [dropout] ... -> output.
+
+    Weights are copied from ``net.state_dict()`` (torch's Linear weight is ``W.T``).
+    ``dropout``: None (no dropout), ``"masks"`` (multiply by fixed 0/1 masks / (1 - p))
+    or ``"torch"`` (``torch.nn.functional.dropout`` with torch's global RNG).
+    """
+
+    def __init__(self, net: xpnet.MLP, device):
+        super().__init__()
+        nn = torch.nn
+        state = {
+            k: np.asarray(net.backend.to_numpy(v), dtype=np.float64) for k, v in net.state_dict().items()
+        }
+        self.net_config = net.config()
+        self.n_hidden = net.n_hidden
+        self.linears = nn.ModuleList()
+        self.bns = nn.ModuleList()
+        for i, (fan_in, fan_out) in enumerate(zip(net.layers[:-1], net.layers[1:], strict=True)):
+            lin = nn.Linear(fan_in, fan_out, dtype=torch.float64, device=device)
+            _copy_into(lin, {"weight": state[f"dense{i}.weight"].T, "bias": state[f"dense{i}.bias"]})
+            self.linears.append(lin)
+            if net.batch_norm and i < net.n_hidden:
+                bn = nn.BatchNorm1d(fan_out, dtype=torch.float64, device=device)  # eps 1e-5, momentum 0.1
+                _copy_into(bn, {name: state[f"bn{i}.{name}"] for name in BN_BUFFERS})
+                self.bns.append(bn)
+        self.act = _torch_activation(net.activation)
+        self.out = _torch_activation(net.output)
+        self.p = net.dropout
+
+    def _dropout(self, x, masks, i: int, dropout):
+        if not (self.training and self.p > 0):
+            return x
+        if dropout == "masks":
+            return x * masks[i] / (1.0 - self.p)
+        if dropout == "torch":
+            return torch.nn.functional.dropout(x, self.p, training=True)
+        return x
+
+    def logits(self, x, masks=None, dropout=None):
+        for i in range(self.n_hidden):
+            x = self.linears[i](x)
+            if len(self.bns):
+                x = self.bns[i](x)
+            x = self._dropout(self.act(x), masks, i, dropout)
+        return self.linears[-1](x)
+
+    def forward(self, x, masks=None, dropout=None):
+        return self.out(self.logits(x, masks, dropout))
+
+    def grads(self) -> dict[str, np.ndarray]:
+        """Gradients keyed and shaped as xpnet's (weights transposed back)."""
+        return _as_xpnet(self.linears, self.bns, lambda t: t.grad, ("weight", "bias"))
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Parameters and buffers keyed and shaped as xpnet's ``state_dict``."""
+        return _as_xpnet(self.linears, self.bns, lambda t: t, BN_BUFFERS)
 
 
 @pytest.fixture(scope="session")
 def torch_ref():
     """PyTorch references: ``.losses[(loss, output)](z, y)``, ``.activation(name)``, ``.MLP(net, device)``."""
     if torch is None:
-        pytest.skip("the parity suite compares with PyTorch, which is not installed: pip install torch")
-    from types import SimpleNamespace
-
-    return SimpleNamespace(losses=_torch_losses(), activation=_torch_activation, MLP=_torch_mlp_class())
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """Print each component with the largest absolute and relative error seen against PyTorch."""
-    if not _ERRORS:
-        return
-    tr = terminalreporter
-    tr.section("xpnet parity: largest error vs PyTorch (float64 unless named)")
-    width = max(len("component"), *(len(k) for k in _ERRORS))
-    tr.write_line(f"{'component':<{width}}  {'max abs err':>11}  {'max rel err':>11}  {'checks':>6}")
-    for name in sorted(_ERRORS):
-        diff, rel, count = _ERRORS[name]
-        tr.write_line(f"{name:<{width}}  {diff:>11.2e}  {rel:>11.2e}  {count:>6}")
-    tr.write_line(
-        "rel err = max|xpnet - torch| / max|torch| per compared array (arrays with max|torch| < 1e-12: abs only)"
-    )
+        pytest.skip(NO_TORCH)
+    return SimpleNamespace(losses=_torch_losses(), activation=_torch_activation, MLP=TorchMLP)

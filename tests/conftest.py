@@ -1,4 +1,7 @@
-"""Shared fixtures: the core scenarios run on NumPy and on array-api-strict's non-default device."""
+"""Shared fixtures: the core scenarios run on NumPy and on array-api-strict's non-default device.
+
+``one_torch_thread`` lives in the root conftest.py, shared with parity/ and backends/.
+"""
 
 from __future__ import annotations
 
@@ -29,13 +32,3 @@ def blobs():
     y = rng.integers(0, 3, 150)
     X = centers[y] + 0.5 * rng.standard_normal((150, 4))
     return X, y
-
-
-@pytest.fixture(scope="module")
-def one_torch_thread():
-    """Tiny tensors: torch's thread pool only adds contention on a shared machine."""
-    torch = pytest.importorskip("torch")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

@@ -71,6 +71,80 @@ def test_runners_train(kind):
     assert r.device == "cpu" and r.device_name
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_article_runner_trains_on_digits(dtype):
+    """The article's loop really trains: its loss falls every epoch over 20 full-batch epochs on digits."""
+    w = bench.WORKLOADS["seed"]
+    X, y = bench.make_data(w, "full", dtype)
+    assert X.dtype == dtype and X.min() == 0.0 and X.max() == 1.0  # the article's X / 16
+    r = bench.make_runner(bench.Spec("article"), w, X, y, dtype)
+    losses = [r.epoch() for _ in range(20)]
+    assert all(math.isfinite(v) for v in losses)
+    assert all(b < a for a, b in zip(losses[:-1], losses[1:], strict=True)), losses
+    assert losses[-1] < 0.5 * losses[0]
+    assert r.threads == 1 and r.device == "cpu"
+
+
+def test_seed_workload_runners_do_the_same_work():
+    """On ``seed`` the xpnet and article runners build the same layers, dtype, optimizer, lr and batch."""
+    w = bench.WORKLOADS["seed"]
+    assert w.layers == (64, 64, 64, 10) and w.activation == "sigmoid" and w.batch_size is None
+    assert w.lr == 0.1 and w.run_dtypes("float32") == ("float64", "float32") and w.threads == 1
+    specs, _ = bench.plan(["numpy"], ("article",))
+    assert [s.kind for s in specs] == ["xpnet", "article"]
+    assert all(bench.runs_on(s, w) for s in specs)
+    assert not bench.runs_on(bench.Spec("article"), bench.WORKLOADS["digits-full"])
+    for dtype in w.run_dtypes("float32"):
+        X, y = bench.make_data(w, "smoke", dtype)
+        ours, article = (bench.make_runner(s, w, X, y, dtype) for s in specs)
+        expected = {
+            "layers": (64, 64, 64, 10),
+            "activation": "sigmoid",
+            "dtype": dtype,
+            "optimizer": "sgd",
+            "lr": 0.1,
+            "batch_size": X.shape[0],
+        }
+        assert ours.settings == article.settings == expected
+        assert ours.threads == article.threads == 1
+
+
+def test_thread_limit_caps_blas_threads():
+    from threadpoolctl import threadpool_info
+
+    def counts():
+        return [pool["num_threads"] for pool in threadpool_info()]
+
+    before = counts()
+    with bench.thread_limit(1):
+        inside = counts()
+    with bench.thread_limit(None):
+        unlimited = counts()
+    assert inside and set(inside) == {1}
+    assert counts() == unlimited == before
+
+
+def test_run_seed_in_process_both_dtypes_and_article_ratio():
+    records, meta = bench.run(["seed"], ["numpy"], ("article",), repeats=1, size="smoke", isolate=False)
+    assert [(r["backend"], r["dtype"]) for r in records] == [
+        ("xpnet-numpy", "float64"),
+        ("article", "float64"),
+        ("xpnet-numpy", "float32"),
+        ("article", "float32"),
+    ]
+    by = {(r["backend"], r["dtype"]): r for r in records}
+    for dtype in ("float64", "float32"):
+        ours, ref = by["xpnet-numpy", dtype], by["article", dtype]
+        assert ref["ratio_to_article"] == 1.0 and ours["threads"] == 1
+        assert ours["ratio_to_article"] == pytest.approx(ours["samples_per_s"] / ref["samples_per_s"])
+        assert (
+            ours["gemm_peak_gflops"]
+            == meta["gemm_peak"]["cpu" if dtype == "float32" else "cpu float64"]["gflops"]
+        )
+    table = bench.format_table(records, meta)
+    assert "vs article" in table and "float64" in table and "GEMM peak cpu float64" in table
+
+
 def test_gemm_peak_measures_a_matmul():
     peak = bench.gemm_peak("cpu", "float32", n=256, repeats=1)
     assert peak["gflops"] > 0.1 and peak["library"] in peak["by_library"]

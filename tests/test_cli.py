@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -87,5 +88,10 @@ def test_default_train_reaches_97_percent(capsys):
 
 
 def test_readme_test_command_is_what_ci_runs():
-    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
-    assert ci in (ROOT / "README.md").read_text()
+    """.ci/run is README's second set-up command, one step per line, with ruff check and format before pytest."""
+    setup = (ROOT / "README.md").read_text().split("## Set-up", 1)[1].split("\n## ", 1)[0]
+    *install, tests = re.findall(r"```bash\n(.+?)\n```", setup, re.S)[1].split(" && ")
+    ci = (ROOT / ".ci" / "run").read_text()
+    steps = [line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))]
+    assert "set -euo pipefail" in ci  # any failing step fails CI
+    assert steps == [*install, ".venv/bin/ruff check .", ".venv/bin/ruff format --check .", tests]

@@ -23,10 +23,11 @@ optuna = pytest.importorskip("optuna")
 from optuna.distributions import FloatDistribution  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
-from xpnet import tuning  # noqa: E402
+from xpnet import tune as tuning  # noqa: E402
 from xpnet.cli import main  # noqa: E402
+from xpnet.config import RunConfig  # noqa: E402
 from xpnet.data import load_dataset  # noqa: E402
-from xpnet.tuning import Objective, SearchSpace  # noqa: E402
+from xpnet.tune import Objective, SearchSpace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # a small, fast space for tests: shallow nets that learn iris in a few epochs
@@ -91,7 +92,7 @@ def test_default_space_is_the_articles_plus_trainer_options():
         assert all(32 <= h <= 128 for h in config["hidden"])
         assert 0.0 <= config["dropout"] <= 0.5 and 1e-3 <= config["lr"] <= 1e-1
         assert config["clip"] in ("value", "norm", "global_norm") and 0.5 <= config["clip_value"] <= 5.0
-        tuning.train_args(config)  # every key is an `xpnet train` option
+        RunConfig().replace(**config)  # every key is a run config field (an `xpnet train` option)
         lr = trial.distributions["learning_rate"]
         assert isinstance(lr, FloatDistribution) and lr.log
         study.tell(trial, 0.5)
@@ -151,15 +152,15 @@ def test_space_file_errors(tmp_path):
 
 
 def test_objective_scores_validation_accuracy_and_never_touches_test(iris):
-    from xpnet.cli import build_model
-
     blind = dataclasses.replace(iris, X_test=None, y_test=None)  # any use of the test split would raise
     study = _study()
-    study.optimize(Objective(blind, SMALL, epochs=6, report_every=2), n_trials=3)
+    objective = Objective(blind, SMALL, epochs=6, report_every=2)
+    study.optimize(objective, n_trials=3)
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
     for trial in study.trials:
-        config = SMALL.suggest(optuna.trial.FixedTrial(trial.params))
-        _, trainer, _ = build_model(tuning.train_args(config), iris.n_features, iris.n_classes)
+        config = RunConfig().replace(**SMALL.suggest(optuna.trial.FixedTrial(trial.params)))
+        assert objective.config(optuna.trial.FixedTrial(trial.params)) == config.replace(epochs=6)
+        _, trainer, _ = config.build(iris.n_features, config.n_outputs(iris.n_classes))
         history = trainer.fit(iris.X_train, iris.y_train, validation_data=(iris.X_val, iris.y_val), epochs=6)
         assert trial.value == max(history.val_accuracy)
         assert history.val_accuracy[trial.user_attrs["best_epoch"] - 1] == trial.value
@@ -183,9 +184,7 @@ def test_diverging_trial_is_pruned_with_its_reason(iris):
 
 
 def test_raising_trial_fails_with_its_reason_and_the_study_goes_on(iris, monkeypatch):
-    import xpnet.cli
-
-    real, calls = xpnet.cli.build_model, []
+    real, calls = RunConfig.build, []
 
     def flaky(*args, **kwargs):
         calls.append(1)
@@ -193,7 +192,7 @@ def test_raising_trial_fails_with_its_reason_and_the_study_goes_on(iris, monkeyp
             raise RuntimeError("out of device memory")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(xpnet.cli, "build_model", flaky)
+    monkeypatch.setattr(RunConfig, "build", flaky)
     study = _study()
     study.optimize(Objective(iris, SMALL, epochs=2), n_trials=3, catch=(Exception,))
     states = [t.state for t in study.trials]
@@ -229,6 +228,17 @@ def test_make_pruner_and_storage_reject_unknown_names():
         tuning.tune(dataset="iris", n_trials=1, n_jobs=0)
     with pytest.raises(ValueError, match="val_size"):
         tuning.TuneSettings(dataset="iris", val_size=0.0)
+
+
+def test_tuning_never_imports_the_command_line():
+    code = (
+        "import sys, optuna; optuna.logging.set_verbosity(optuna.logging.WARNING)\n"
+        "from xpnet.tune import tune\n"
+        "study = tune(dataset='iris', n_trials=1, epochs=1)\n"
+        "assert len(study.trials) == 1 and 'xpnet.cli' not in sys.modules, sorted(sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
 
 
 def _fixed(params):
@@ -268,6 +278,10 @@ def test_tune_progress_retrain_export_plots_and_train_config(tmp_path, capsys):
     assert {"hidden", "dropout", "lr", "optimizer", "init", "batch_size", "activation", "epochs"} <= set(
         config
     )
+    # the file is the best run's RunConfig JSON plus the data split the search scored on
+    split = {"dataset": "iris", "val_size": 0.1, "test_size": 0.2}
+    run = RunConfig.from_dict({k: v for k, v in config.items() if k not in split})
+    assert config == {**json.loads(run.to_json()), **split}
     # the exported configuration reproduces the best trial's validation accuracy under `xpnet train`
     with tuning.blas_threads(1):  # the same summation order as the trials, so the same numbers
         assert main(["train", "--config", str(best), "--json"]) == 0

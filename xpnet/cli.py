@@ -11,16 +11,16 @@ import time
 from typing import Any
 
 from .activations import HIDDEN, OUTPUT
+from .backend import BACKENDS
 from .clipping import CLIP_KINDS
+from .config import RUN_FIELDS, RunConfig, parse_hidden
 from .data import DATASETS
 from .initializers import INITIALIZERS
 from .losses import LOSSES
 from .optim import OPTIMIZERS
 from .schedules import SCHEDULES
 
-# Adam's peak rate under --schedule cosine: the warm-up and the annealing tolerate a rate
-# 10x the constant-rate default, and on digits it generalizes better (issue 3).
-COSINE_ADAM_LR = 1e-2
+D = RunConfig()  # the one set of run defaults; the options below show them
 
 TRAIN_EXAMPLES = """examples:
   xpnet train                                   # digits, numpy, the defaults below
@@ -34,14 +34,9 @@ TRAIN_EXAMPLES = """examples:
 
 def _hidden(text: str) -> list[int]:
     try:
-        sizes = [int(s) for s in text.split(",") if s.strip()] if text.strip() else []
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--hidden must be comma-separated integers, e.g. 128,64; got {text!r}"
-        ) from None
-    if any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError("--hidden sizes must be >= 1")
-    return sizes
+        return list(parse_hidden(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--{exc}") from None
 
 
 def add_train_parser(sub) -> argparse.ArgumentParser:
@@ -54,70 +49,76 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--config", help="JSON file of option values (keys as the options' names, e.g. batch_size)"
+        "--config",
+        help="JSON file of option values (keys as the options' names, e.g. batch_size), such as "
+        "RunConfig.to_json() writes; flags on the command line win",
     )
     g = p.add_argument_group("data")
     g.add_argument("--dataset", default="digits", choices=DATASETS)
     g.add_argument("--val-size", type=float, default=0.1, help="validation fraction (default 0.1)")
     g.add_argument("--test-size", type=float, default=0.2, help="test fraction (default 0.2)")
     g = p.add_argument_group("network")
-    g.add_argument("--hidden", type=_hidden, default=[128], help="hidden sizes, e.g. 256,128 (default 128)")
-    g.add_argument("--activation", default="relu", choices=tuple(HIDDEN))
-    g.add_argument("--output", default="softmax", choices=tuple(OUTPUT))
-    g.add_argument("--init", default="he_normal", choices=INITIALIZERS)
-    g.add_argument("--dropout", type=float, default=0.2)
+    g.add_argument(
+        "--hidden", type=_hidden, default=list(D.hidden), help="hidden sizes, e.g. 256,128 (default 128)"
+    )
+    g.add_argument("--activation", default=D.activation, choices=tuple(HIDDEN))
+    g.add_argument("--output", default=D.output, choices=tuple(OUTPUT))
+    g.add_argument("--init", default=D.init, choices=INITIALIZERS)
+    g.add_argument("--dropout", type=float, default=D.dropout)
     g.add_argument(
         "--batch-norm", action="store_true", help="batch normalization after each hidden dense layer"
     )
     g = p.add_argument_group("training")
-    g.add_argument("--loss", default="categorical_crossentropy", choices=LOSSES)
-    g.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
+    g.add_argument("--loss", default=D.loss, choices=LOSSES)
+    g.add_argument("--optimizer", default=D.optimizer, choices=OPTIMIZERS)
     g.add_argument(
         "--lr",
         type=float,
-        default=None,
+        default=D.lr,
         help="learning rate (default: 1e-3 for adam/adamw, 1e-2 for them under --schedule cosine, "
         "0.01 otherwise)",
     )
-    g.add_argument("--momentum", type=float, default=0.9, help="for momentum/nesterov (default 0.9)")
-    g.add_argument("--weight-decay", type=float, default=0.0)
+    g.add_argument("--momentum", type=float, default=D.momentum, help="for momentum/nesterov (default 0.9)")
+    g.add_argument("--weight-decay", type=float, default=D.weight_decay)
     g.add_argument(
-        "--schedule", default="constant", choices=SCHEDULES, help="learning-rate schedule (default constant)"
+        "--schedule", default=D.schedule, choices=SCHEDULES, help="learning-rate schedule (default constant)"
     )
     g.add_argument(
         "--warmup-epochs",
         type=int,
-        default=None,
+        default=D.warmup_epochs,
         help="linear warm-up epochs before the schedule (default: epochs // 10 for cosine, else 0)",
     )
     g.add_argument(
-        "--step-size", type=int, default=None, help="step: epochs between decays (default epochs // 3)"
+        "--step-size", type=int, default=D.step_size, help="step: epochs between decays (default epochs // 3)"
     )
     g.add_argument(
         "--gamma",
         type=float,
-        default=None,
+        default=D.gamma,
         help="step/plateau: decay factor (default 0.1); exponential: per-epoch factor (default: to 1%% "
         "over the run)",
     )
-    g.add_argument("--eta-min", type=float, default=0.0, help="cosine: final learning rate (default 0)")
+    g.add_argument("--eta-min", type=float, default=D.eta_min, help="cosine: final learning rate (default 0)")
     g.add_argument(
         "--schedule-patience",
         type=int,
-        default=10,
+        default=D.schedule_patience,
         help="plateau: epochs without improvement before a cut (default 10)",
     )
-    g.add_argument("--batch-size", type=int, default=32, help="0 for full batch (default 32)")
-    g.add_argument("--epochs", type=int, default=100)
-    g.add_argument("--patience", type=int, default=0, help="early-stopping patience in epochs; 0 disables")
-    g.add_argument("--min-delta", type=float, default=0.0)
-    g.add_argument("--clip", choices=CLIP_KINDS, default=None, help="gradient clipping kind")
-    g.add_argument("--clip-value", type=float, default=1.0, help="clipping threshold (default 1.0)")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--batch-size", type=int, default=D.batch_size, help="0 for full batch (default 32)")
+    g.add_argument("--epochs", type=int, default=D.epochs)
+    g.add_argument(
+        "--patience", type=int, default=D.patience, help="early-stopping patience in epochs; 0 disables"
+    )
+    g.add_argument("--min-delta", type=float, default=D.min_delta)
+    g.add_argument("--clip", choices=CLIP_KINDS, default=D.clip, help="gradient clipping kind")
+    g.add_argument("--clip-value", type=float, default=D.clip_value, help="clipping threshold (default 1.0)")
+    g.add_argument("--seed", type=int, default=D.seed)
     g = p.add_argument_group("backend")
-    g.add_argument("--backend", default="numpy", choices=("numpy", "cupy", "torch", "array_api_strict"))
-    g.add_argument("--device", default=None, help="e.g. cuda:0 (default: the backend's default)")
-    g.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    g.add_argument("--backend", default=D.backend, choices=BACKENDS)
+    g.add_argument("--device", default=D.device, help="e.g. cuda:0 (default: the backend's default)")
+    g.add_argument("--dtype", default=D.dtype, choices=("float32", "float64"))
     g = p.add_argument_group("output")
     g.add_argument("--log-every", type=int, default=10, help="log a line every N epochs (0: never)")
     g.add_argument("--progress", action="store_true", help="show a tqdm progress bar")
@@ -131,70 +132,18 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
-def build_model(args: argparse.Namespace, n_features: int, n_classes: int):
-    """The network, trainer and fit options described by parsed ``train`` arguments."""
-    from .network import MLP
-    from .optim import make_optimizer
-    from .training import EarlyStopping, Trainer
-
-    n_out = 1 if (n_classes == 2 and args.output == "sigmoid") else n_classes
-    net = MLP(
-        [n_features, *args.hidden, n_out],
-        activation=args.activation,
-        output=args.output,
-        init=args.init,
-        dropout=args.dropout,
-        batch_norm=args.batch_norm,
-        backend=args.backend,
-        device=args.device,
-        dtype=args.dtype,
-        seed=args.seed,
-    )
-    lr = args.lr
-    cosine = getattr(args, "schedule", "constant") == "cosine"
-    if lr is None and cosine and args.optimizer in ("adam", "adamw"):
-        lr = COSINE_ADAM_LR
-    optimizer = make_optimizer(args.optimizer, lr, momentum=args.momentum, weight_decay=args.weight_decay)
-    trainer = Trainer(
-        net,
-        loss=args.loss,
-        optimizer=optimizer,
-        batch_size=args.batch_size or None,
-        clip=(args.clip, args.clip_value) if args.clip else None,
-        seed=args.seed,
-        schedule=_schedule(args, optimizer),
-    )
-    stopping = EarlyStopping(patience=args.patience, min_delta=args.min_delta) if args.patience else None
-    return net, trainer, stopping
-
-
-def _schedule(args: argparse.Namespace, optimizer):
-    """The ``--schedule`` (None for a constant rate without warm-up)."""
-    from .schedules import make_schedule
-
-    name, warmup = getattr(args, "schedule", "constant"), getattr(args, "warmup_epochs", None)
-    if warmup is None:
-        warmup = args.epochs // 10 if name == "cosine" else 0
-    if name == "constant" and not warmup:
-        return None
-    return make_schedule(
-        name,
-        optimizer,
-        epochs=args.epochs,
-        warmup_epochs=warmup,
-        step_size=getattr(args, "step_size", None),
-        gamma=getattr(args, "gamma", None),
-        eta_min=getattr(args, "eta_min", 0.0),
-        patience=getattr(args, "schedule_patience", 10),
-    )
+def run_config(args: argparse.Namespace) -> RunConfig:
+    """The :class:`RunConfig` of parsed ``train`` arguments (and of run fields a ``--config`` file set)."""
+    return RunConfig.from_dict({name: getattr(args, name) for name in RUN_FIELDS if hasattr(args, name)})
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .data import load_dataset
     from .plotting import loss_curves
 
-    ds = load_dataset(args.dataset, test_size=args.test_size, val_size=args.val_size, seed=args.seed)
-    net, trainer, stopping = build_model(args, ds.n_features, ds.n_classes)
+    cfg = run_config(args)
+    ds = load_dataset(args.dataset, test_size=args.test_size, val_size=args.val_size, seed=cfg.seed)
+    net, trainer, stopping = cfg.build(ds.n_features, cfg.n_outputs(ds.n_classes))
     if not args.json:
         print(net.summary())
         print(f"{ds!r}; optimizer {trainer.optimizer!r}; schedule {trainer.schedule or 'constant'!r}")
@@ -204,7 +153,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         ds.X_train,
         ds.y_train,
         validation_data=validation,
-        epochs=args.epochs,
+        epochs=cfg.epochs,
         early_stopping=stopping,
         log_every=args.log_every,
         progress=args.progress,
@@ -223,7 +172,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "epochs": len(history),
         "best_epoch": history.best_epoch,
         "diverged_epoch": history.diverged_epoch,
-        "schedule": getattr(args, "schedule", "constant"),
+        "schedule": cfg.schedule,
         "final_lr": trainer.optimizer.lr,
         "train_seconds": seconds,
         "backend": net.backend.name,
@@ -298,6 +247,8 @@ def _apply_config(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.
         parser.error(f"--config {config}: expected a JSON object of option values")
     sub = parser._subparsers._group_actions[0].choices[args.command]  # noqa: SLF001
     known = {a.dest for a in sub._actions}  # noqa: SLF001
+    if args.command == "train":
+        known |= set(RUN_FIELDS)  # a RunConfig JSON also sets the fields no flag has (shuffle, ...)
     unknown = sorted(set(values) - known)
     if unknown:
         parser.error(f"--config {config}: unknown option(s) {', '.join(unknown)}")
@@ -320,7 +271,7 @@ def make_parser() -> argparse.ArgumentParser:
     from .bench import add_bench_parser
 
     add_bench_parser(sub)
-    from .tuning import add_tune_parser
+    from .tune import add_tune_parser
 
     add_tune_parser(sub)
     return parser

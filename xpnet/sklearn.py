@@ -10,7 +10,6 @@ trains with one :class:`xpnet.Trainer`; results are always NumPy arrays.
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from typing import Any
 
@@ -22,15 +21,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from .activations import HIDDEN
-from .backend import BACKENDS
-from .clipping import check_clip
-from .initializers import INITIALIZERS
+from .config import RunConfig
 from .network import MLP
-from .optim import OPTIMIZERS, make_optimizer
-from .schedules import SCHEDULES, make_schedule
-from .training import EarlyStopping, Trainer
-from .validation import check_choice, check_dtype, check_int, check_positive
+from .sklearn_params import batch_size_for, estimator_config
+from .training import Trainer
 
 PREDICT_BLOCK = 256  # rows per forward pass at prediction time (see ``_forward``)
 _FLOATS = (np.float64, np.float32)
@@ -98,112 +92,22 @@ class _XPNetBase(BaseEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
 
-    # --- hooks the two estimators fill in ----------------------------------------------
-    def _output(self) -> str:
-        raise NotImplementedError
+    # Each estimator defines _output() (the output activation), _loss, _encode_y(y, first, classes)
+    # (targets as the Trainer takes them; sets the target attributes on the first fit) and
+    # _validation_score(history, y_val) (the per-epoch validation_scores_).
 
-    def _encode_y(self, y, first: bool):
-        """Targets as the float/int array the Trainer takes, and set target attributes."""
-        raise NotImplementedError
+    def _new_model(self, n_features: int, n_outputs: int, config: RunConfig, seed: int) -> MLP:
+        return config.replace(output=self._output(), seed=seed).build_network(n_features, n_outputs)
 
-    def _validation_score(self, history, y_val) -> list[float]:
-        raise NotImplementedError
-
-    # --- validation ----------------------------------------------------------------------
-    def _check_params(self) -> dict[str, Any]:
-        """Validate every constructor parameter; return the normalized values."""
-        sizes = self.hidden_layer_sizes
-        if isinstance(sizes, (numbers.Integral, np.integer)) and not isinstance(sizes, bool):
-            sizes = (sizes,)
-        try:
-            sizes = tuple(sizes)
-        except TypeError:
-            raise TypeError(
-                f"hidden_layer_sizes must be an int or a tuple of ints like (100,); got {sizes!r}"
-            ) from None
-        for size in sizes:
-            if isinstance(size, bool) or not isinstance(size, (numbers.Integral, np.integer)) or size < 1:
-                raise ValueError(
-                    f"hidden_layer_sizes={self.hidden_layer_sizes!r}: every size must be an int >= 1"
-                )
-        check_choice(self.activation, "activation", tuple(HIDDEN))
-        check_choice(self.init, "init", INITIALIZERS)
-        check_choice(self.optimizer, "optimizer", OPTIMIZERS)
-        check_choice(self.learning_rate, "learning_rate", SCHEDULES)
-        check_choice(self.backend, "backend", BACKENDS)
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, numbers.Real):
-            raise TypeError(f"dropout must be a number in [0, 1); got {self.dropout!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout={self.dropout!r} is not allowed; it must be in [0, 1)")
-        check_positive(self.learning_rate_init, "learning_rate_init")
-        check_positive(self.momentum, "momentum", allow_zero=True)
-        check_positive(self.weight_decay, "weight_decay", allow_zero=True)
-        check_positive(self.tol, "tol", allow_zero=True)
-        check_int(self.max_iter, "max_iter")
-        check_int(self.n_iter_no_change, "n_iter_no_change")
-        if isinstance(self.validation_fraction, bool) or not isinstance(
-            self.validation_fraction, numbers.Real
-        ):
-            raise TypeError(
-                f"validation_fraction must be a number in (0, 1); got {self.validation_fraction!r}"
-            )
-        if not 0.0 < self.validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction={self.validation_fraction!r} must be in (0, 1)")
-        bs = self.batch_size
-        if not (bs is None or bs == "auto"):
-            check_int(bs, "batch_size")
-        return {
-            "sizes": [int(s) for s in sizes],
-            "clip": check_clip(self.clip),
-            "dtype": check_dtype(self.dtype),
-        }
-
-    def _batch_size(self, n: int) -> int | None:
-        """``"auto"`` is ``min(200, n)`` as in MLPClassifier; ``None`` is full batch."""
-        if self.batch_size == "auto":
-            return min(200, n)
-        return None if self.batch_size is None else min(int(self.batch_size), n)
-
-    # --- training --------------------------------------------------------------------------
-    def _new_model(self, n_features: int, n_outputs: int, params: dict, seed: int) -> MLP:
-        return MLP(
-            [n_features, *params["sizes"], n_outputs],
-            activation=self.activation,
-            output=self._output(),
-            init=self.init,
-            dropout=float(self.dropout),
-            batch_norm=bool(self.batch_norm),
-            backend=self.backend,
-            dtype=params["dtype"],
-            seed=seed,
-            device=self.device,
+    def _new_trainer(self, n: int, config: RunConfig, seed: int, optimizer=None) -> Trainer:
+        """A trainer for ``model_``; ``optimizer`` (with its state) carries over from earlier fits."""
+        config = config.replace(
+            loss=self._loss, seed=seed, batch_size=batch_size_for(self.batch_size, n) or 0
         )
-
-    def _new_trainer(self, n: int, params: dict, seed: int, optimizer=None) -> Trainer:
-        if optimizer is None:
-            optimizer = make_optimizer(
-                self.optimizer,
-                lr=float(self.learning_rate_init),
-                momentum=float(self.momentum),
-                weight_decay=float(self.weight_decay),
-            )
-        schedule = None
-        if self.learning_rate != "constant":
-            schedule = make_schedule(self.learning_rate, optimizer, epochs=int(self.max_iter))
-        return Trainer(
-            self.model_,
-            loss=self._loss,
-            optimizer=optimizer,
-            batch_size=self._batch_size(n),
-            shuffle=bool(self.shuffle),
-            clip=params["clip"],
-            seed=seed,
-            schedule=schedule,
-            track_grad_norm=False,  # saves a reduction per batch; the sklearn API does not expose it
-        )
+        return config.build_trainer(self.model_, optimizer)
 
     def _fit(self, X, y, incremental: bool, classes=None):
-        params = self._check_params()
+        config = estimator_config(self)  # bad parameters fail here, named as the estimator's
         first = not (incremental or self.warm_start) or not hasattr(self, "model_")
         if incremental and first and classes is None and self._needs_classes():
             raise ValueError(
@@ -216,7 +120,7 @@ class _XPNetBase(BaseEstimator):
         rs = check_random_state(self.random_state)
         if first:
             seed = int(rs.randint(np.iinfo(np.int32).max))
-            self.model_ = self._new_model(X.shape[1], self._n_network_outputs(), params, seed)
+            self.model_ = self._new_model(X.shape[1], self._n_network_outputs(), config, seed)
             self._optimizer = None
             self.loss_curve_ = []
             self.n_iter_ = 0
@@ -225,9 +129,9 @@ class _XPNetBase(BaseEstimator):
             self.validation_scores_ = None
         seed = int(rs.randint(np.iinfo(np.int32).max))
         if incremental:
-            self._partial_epoch(X, y_enc, params, seed)
+            self._partial_epoch(X, y_enc, config, seed)
             return self
-        trainer = self._new_trainer(X.shape[0], params, seed, optimizer=getattr(self, "_optimizer", None))
+        trainer = self._new_trainer(X.shape[0], config, seed, optimizer=getattr(self, "_optimizer", None))
         validation_data, y_val = None, None
         if self.early_stopping:
             stratify = y_enc if self._stratify() else None
@@ -235,19 +139,8 @@ class _XPNetBase(BaseEstimator):
                 X, y_enc, test_size=self.validation_fraction, random_state=rs, stratify=stratify
             )
             validation_data = (X_val, y_val)
-        stopper = EarlyStopping(
-            patience=int(self.n_iter_no_change),
-            min_delta=float(self.tol),
-            restore_best=bool(self.early_stopping),
-            track_min=True,
-        )
         history = trainer.fit(
-            X,
-            y_enc,
-            validation_data=validation_data,
-            epochs=int(self.max_iter),
-            early_stopping=stopper,
-            progress=bool(self.verbose),
+            X, y_enc, validation_data=validation_data, progress=bool(self.verbose), **config.fit_kwargs()
         )
         self._record(history, X.shape[0], trainer)
         if validation_data is not None:
@@ -262,12 +155,12 @@ class _XPNetBase(BaseEstimator):
             )
         return self
 
-    def _partial_epoch(self, X, y_enc, params, seed):
+    def _partial_epoch(self, X, y_enc, config: RunConfig, seed: int) -> None:
         """One epoch that keeps the optimizer (and its state) of the previous calls."""
         trainer = getattr(self, "_trainer", None)
         if trainer is None or trainer.net is not self.model_:
-            trainer = self._new_trainer(X.shape[0], params, seed, optimizer=getattr(self, "_optimizer", None))
-        trainer.batch_size = self._batch_size(X.shape[0])
+            trainer = self._new_trainer(X.shape[0], config, seed, optimizer=getattr(self, "_optimizer", None))
+        trainer.batch_size = batch_size_for(self.batch_size, X.shape[0])
         history = trainer.fit(X, y_enc, epochs=1)
         self._record(history, X.shape[0], trainer)
 

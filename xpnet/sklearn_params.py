@@ -1,0 +1,101 @@
+"""The scikit-learn estimators' parameters: checked under their own names, mapped to a :class:`RunConfig`.
+
+The estimators keep scikit-learn's parameter names and defaults (``hidden_layer_sizes``,
+``learning_rate_init``, ``max_iter``, ``tol``, ...) and build through the one run config;
+this module is the translation, so a bad value fails at ``fit`` naming the estimator's
+parameter, before any work starts.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from .clipping import check_clip
+from .config import RunConfig
+from .schedules import SCHEDULES
+from .validation import check_choice, check_int, check_positive
+
+__all__ = ["batch_size_for", "estimator_config"]
+
+
+def _hidden_layer_sizes(value: Any) -> tuple[int, ...]:
+    sizes = value
+    if isinstance(sizes, (numbers.Integral, np.integer)) and not isinstance(sizes, bool):
+        sizes = (sizes,)
+    try:
+        sizes = tuple(sizes)
+    except TypeError:
+        raise TypeError(
+            f"hidden_layer_sizes must be an int or a tuple of ints like (100,); got {sizes!r}"
+        ) from None
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, (numbers.Integral, np.integer)) or size < 1:
+            raise ValueError(f"hidden_layer_sizes={value!r}: every size must be an int >= 1")
+    return tuple(int(s) for s in sizes)
+
+
+def _check_fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"validation_fraction must be a number in (0, 1); got {value!r}")
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"validation_fraction={value!r} must be in (0, 1)")
+    return float(value)
+
+
+def estimator_config(est: Any) -> RunConfig:
+    """Check every parameter of ``est`` (errors name the parameter) and return its :class:`RunConfig`.
+
+    The output, loss, seed and batch size depend on the data; ``fit`` sets them with
+    ``RunConfig.replace`` (until then they hold placeholders: the defaults and full batch).
+    """
+    check_choice(est.learning_rate, "learning_rate", SCHEDULES)
+    check_positive(est.learning_rate_init, "learning_rate_init")
+    check_positive(est.tol, "tol", allow_zero=True)
+    check_int(est.max_iter, "max_iter")
+    check_int(est.n_iter_no_change, "n_iter_no_change")
+    _check_fraction(est.validation_fraction)
+    if not (est.batch_size is None or est.batch_size == "auto"):
+        check_int(est.batch_size, "batch_size")
+    clip = check_clip(est.clip)
+    return RunConfig(
+        hidden=_hidden_layer_sizes(est.hidden_layer_sizes),
+        activation=est.activation,
+        init=est.init,
+        dropout=est.dropout,
+        batch_norm=bool(est.batch_norm),
+        optimizer=est.optimizer,
+        lr=float(est.learning_rate_init),
+        momentum=est.momentum,
+        weight_decay=est.weight_decay,
+        schedule=est.learning_rate,
+        warmup_epochs=0,  # a schedule starts at once (RunConfig's cosine default warms up)
+        step_size=None,
+        gamma=None,
+        eta_min=0.0,
+        schedule_patience=10,
+        clip=None if clip is None else clip[0],
+        clip_value=1.0 if clip is None else clip[1],
+        batch_size=0,
+        epochs=int(est.max_iter),
+        shuffle=bool(est.shuffle),
+        track_grad_norm=False,  # saves a reduction per batch; the sklearn API does not expose it
+        patience=int(est.n_iter_no_change),
+        min_delta=float(est.tol),
+        restore_best=bool(est.early_stopping),
+        track_min=True,  # scikit-learn's tol rule: the best value follows the running minimum
+        backend=est.backend,
+        device=est.device,
+        dtype=est.dtype,
+        seed=0,
+    )
+
+
+def batch_size_for(batch_size: int | str | None, n: int) -> int | None:
+    """The estimators' batch size for ``n`` samples: ``"auto"`` is ``min(200, n)`` as in MLPClassifier,
+    ``None`` full batch (returned as None)."""
+    if batch_size == "auto":
+        return min(200, n)
+    return None if batch_size is None else min(int(batch_size), n)
