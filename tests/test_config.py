@@ -134,7 +134,7 @@ BAD = [
     ("step_size", 0, ValueError),
     ("gamma", -0.5, ValueError),
     ("eta_min", -1e-3, ValueError),
-    ("schedule_patience", 0, ValueError),
+    ("schedule_patience", -1, ValueError),
     ("clip", "sideways", ValueError),
     ("clip_value", 0.0, ValueError),
     ("batch_size", -1, ValueError),

@@ -50,7 +50,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "backend": BACKENDS,
 }
 _BOOLS = ("batch_norm", "restore_best", "track_min", "shuffle", "track_grad_norm")
-_INTS = {"schedule_patience": 1, "batch_size": 0, "epochs": 1, "patience": 0, "seed": 0}
+_INTS = {"schedule_patience": 0, "batch_size": 0, "epochs": 1, "patience": 0, "seed": 0}
 _OPTIONAL_INTS = {"warmup_epochs": 0, "step_size": 1}
 _REALS = {"momentum": True, "weight_decay": True, "eta_min": True, "clip_value": False, "min_delta": True}
 _OPTIONAL_REALS = {"lr": False, "gamma": False}
