@@ -34,7 +34,7 @@ class Pass:
 
     def out(self, key: str, shape, dtype):
         """The step buffer ``key`` (None where the backend keeps none)."""
-        return None if self.buffers is None else self.buffers(key, tuple(shape), dtype)
+        return None if self.buffers is None else self.buffers(key, shape, dtype)
 
 
 class Layer:
@@ -69,6 +69,9 @@ class Dense(Layer):
 
     def __init__(self, index: int, fan_in: int, fan_out: int, first: bool = False):
         self.name, self.fan_in, self.fan_out, self.first = f"dense{index}", fan_in, fan_out, first
+        # keys built once: a training step looks them up several times
+        self.w, self.b = self.key("weight"), self.key("bias")
+        self.z, self.dx, self.dW, self.db = (self.key(k) for k in ("z", "dx", "dW", "db"))
 
     def parameters(self):
         return {
@@ -77,19 +80,19 @@ class Dense(Layer):
         }
 
     def forward(self, ctx, x):
-        W, b = ctx.params[self.key("weight")], ctx.params[self.key("bias")]
-        z = ctx.ops.dense(x, W, b, out=ctx.out(self.key("z"), x.shape[:-1] + W.shape[-1:], W.dtype))
+        W, b = ctx.params[self.w], ctx.params[self.b]
+        z = ctx.ops.dense(x, W, b, out=ctx.out(self.z, x.shape[:-1] + W.shape[-1:], W.dtype))
         return z, x
 
     def backward(self, ctx, x, dz):
-        W = ctx.params[self.key("weight")]
+        W, b = ctx.params[self.w], ctx.params[self.b]
         out = (
-            ctx.out(self.key("dx"), x.shape, x.dtype),
-            ctx.out(self.key("dW"), W.shape, W.dtype),
-            ctx.out(self.key("db"), ctx.params[self.key("bias")].shape, W.dtype),
+            None if self.first else ctx.out(self.dx, x.shape, x.dtype),
+            ctx.out(self.dW, W.shape, W.dtype),
+            ctx.out(self.db, b.shape, b.dtype),
         )
         dx, dW, db = ctx.ops.dense_backward(x, W, dz, need_dx=not self.first, out=out)
-        return dx, {self.key("weight"): dW, self.key("bias"): db}
+        return dx, {self.w: dW, self.b: db}
 
     def describe(self):
         return f"{self.name}: {self.fan_in} -> {self.fan_out}"
@@ -100,6 +103,8 @@ class BatchNorm(Layer):
 
     def __init__(self, index: int, width: int):
         self.name, self.width = f"bn{index}", width
+        self.w, self.b = self.key("weight"), self.key("bias")
+        self.mean, self.var = self.key("running_mean"), self.key("running_var")
 
     def parameters(self):
         return {self.key("weight"): ("ones", (self.width,)), self.key("bias"): ("zeros", (self.width,))}
@@ -113,28 +118,20 @@ class BatchNorm(Layer):
     def forward(self, ctx, z):
         p, b = ctx.params, ctx.running
         out, saved, stats = ctx.ops.batch_norm(
-            z,
-            p[self.key("weight")],
-            p[self.key("bias")],
-            b[self.key("running_mean")],
-            b[self.key("running_var")],
-            ctx.training,
+            z, p[self.w], p[self.b], b[self.mean], b[self.var], ctx.training
         )
         if stats is not None:
             ctx.batch_stats[self.name] = stats
         return out, saved
 
     def backward(self, ctx, saved, dout):
-        dz, dgamma, dbeta = ctx.ops.batch_norm_backward(
-            saved, ctx.params[self.key("weight")], dout, ctx.training
-        )
-        return dz, {self.key("weight"): dgamma, self.key("bias"): dbeta}
+        dz, dgamma, dbeta = ctx.ops.batch_norm_backward(saved, ctx.params[self.w], dout, ctx.training)
+        return dz, {self.w: dgamma, self.b: dbeta}
 
     def update(self, ops, buffers: dict[str, Any], stats) -> None:
         """Fold one training batch's statistics into the running ones (the explicit step)."""
-        mean_key, var_key = self.key("running_mean"), self.key("running_var")
-        buffers[mean_key], buffers[var_key] = ops.batch_norm_update(
-            buffers[mean_key], buffers[var_key], stats
+        buffers[self.mean], buffers[self.var] = ops.batch_norm_update(
+            buffers[self.mean], buffers[self.var], stats
         )
 
     def describe(self):
@@ -163,12 +160,13 @@ class Dropout(Layer):
 
     def __init__(self, index: int, p: float, order: int):
         self.name, self.p, self.order = f"dropout{index}", p, order
+        self.out_key = self.key("out")
 
     def forward(self, ctx, a):
         if not ctx.training:
             return a, None
         keep = None if ctx.keep_masks is None else ctx.keep_masks[self.order]
-        out = ctx.out(self.key("out"), a.shape, a.dtype)
+        out = ctx.out(self.out_key, a.shape, a.dtype)
         return ctx.ops.dropout(a, self.p, rng=ctx.rng, keep=keep, out=out)
 
     def backward(self, ctx, mask, da):

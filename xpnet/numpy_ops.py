@@ -14,7 +14,12 @@ from .ops import Ops
 
 
 def _fits(buf, shape, dtype) -> bool:
-    return buf is not None and buf.shape == tuple(shape) and buf.dtype == dtype
+    return buf is not None and buf.shape == shape and buf.dtype == dtype
+
+
+# The ufunc reductions themselves: np.sum/np.max add a Python wrapper per call, and a
+# training step on a small batch makes many of them.
+_sum, _max = np.add.reduce, np.maximum.reduce
 
 
 class NumpyOps(Ops):
@@ -45,7 +50,7 @@ class NumpyOps(Ops):
             dx = np.matmul(dz, np.swapaxes(W, -1, -2), out=dx_buf if _fits(dx_buf, shape, dz.dtype) else None)
         dW = np.matmul(np.swapaxes(x, -1, -2), dz, out=dW_buf if _fits(dW_buf, W.shape, W.dtype) else None)
         db_shape = dz.shape[:-2] + dz.shape[-1:]
-        db = np.sum(dz, axis=-2, out=db_buf if _fits(db_buf, db_shape, dz.dtype) else None)
+        db = _sum(dz, axis=-2, out=db_buf if _fits(db_buf, db_shape, dz.dtype) else None)
         return dx, dW, db
 
     def sigmoid_forward(self, z, inplace=False):
@@ -96,15 +101,21 @@ class NumpyOps(Ops):
         if not (loss == "categorical_crossentropy" and output == "softmax"):
             return super().output_loss(loss, output, z, y, stacked)
         n = z.shape[-2]
-        t = z - np.max(z, axis=-1, keepdims=True)
+        t = z - _max(z, axis=-1, keepdims=True)
         a = np.exp(t)
-        s = np.sum(a, axis=-1, keepdims=True)
+        s = _sum(a, axis=-1, keepdims=True)
         a /= s
         yt = np.multiply(y, t, out=t)
-        value = self._total(np.log(s) - np.sum(yt, axis=-1, keepdims=True), stacked) / n
+        value = self._total(np.log(s) - _sum(yt, axis=-1, keepdims=True), stacked) / n
         dz = np.subtract(a, y, out=yt)
         dz /= n
         return a, value, dz
+
+    def sgd_update(self, p, g, state, lr, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
+        if momentum or weight_decay:
+            return super().sgd_update(p, g, state, lr, momentum, dampening, nesterov, weight_decay)
+        p -= np.multiply(g, lr, out=self._scratch("sgd", p))  # p -= lr * g without a fresh temporary
+        return None
 
     def adam_update(
         self, p, g, state, lr, step, betas, eps, weight_decay=0.0, decoupled=False, amsgrad=False

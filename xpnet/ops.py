@@ -35,10 +35,11 @@ class Buffers:
         self.arrays: dict[str, Any] = {}
 
     def __call__(self, key: str, shape: tuple[int, ...], dtype):
+        """The array kept under ``key``; ``shape`` is a tuple (compared as is, for speed)."""
         if not self.enabled:
             return None
         buf = self.arrays.get(key)
-        if buf is None or tuple(buf.shape) != tuple(shape) or buf.dtype != dtype:
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
             buf = self.arrays[key] = self.xp.empty(shape, dtype=dtype, device=self.device)
         return buf
 

@@ -172,7 +172,8 @@ class Trainer:
         """One update on device batch ``xb``, ``yb``: ``(loss, grad norm or None)`` as device scalars."""
         net, ops = self.net, self.net.backend
         value, grads, aux = net.loss_and_grads(xb, yb, self.loss, step_buffers=True)
-        net.update_batch_stats(aux.batch_stats)
+        if aux.batch_stats:
+            net.update_batch_stats(aux.batch_stats)
         norm = ops.global_norm(grads.values()) if self.track_grad_norm else None
         if self.clip is not None:
             grads = ops.clip(grads, *self.clip)
