@@ -80,17 +80,16 @@ class Dense(Layer):
         }
 
     def forward(self, ctx, x):
-        W, b = ctx.params[self.w], ctx.params[self.b]
-        z = ctx.ops.dense(x, W, b, out=ctx.out(self.z, x.shape[:-1] + W.shape[-1:], W.dtype))
-        return z, x
+        W, b, buffers = ctx.params[self.w], ctx.params[self.b], ctx.buffers
+        out = None if buffers is None else buffers(self.z, x.shape[:-1] + W.shape[-1:], W.dtype)
+        return ctx.ops.dense(x, W, b, out=out), x
 
     def backward(self, ctx, x, dz):
-        W, b = ctx.params[self.w], ctx.params[self.b]
-        out = (
-            None if self.first else ctx.out(self.dx, x.shape, x.dtype),
-            ctx.out(self.dW, W.shape, W.dtype),
-            ctx.out(self.db, b.shape, b.dtype),
-        )
+        W, b, buffers = ctx.params[self.w], ctx.params[self.b], ctx.buffers
+        out = None
+        if buffers is not None:
+            dx = None if self.first else buffers(self.dx, x.shape, x.dtype)
+            out = (dx, buffers(self.dW, W.shape, W.dtype), buffers(self.db, b.shape, b.dtype))
         dx, dW, db = ctx.ops.dense_backward(x, W, dz, need_dx=not self.first, out=out)
         return dx, {self.w: dW, self.b: db}
 
@@ -143,13 +142,15 @@ class Activation(Layer):
 
     def __init__(self, index: int, function: str):
         self.name, self.function = f"act{index}", function
+        # the op names, built once (what Ops.activation/activation_backward look up per call)
+        self.forward_op, self.backward_op = f"{function}_forward", f"{function}_backward"
 
     def forward(self, ctx, z):
         # z is this pass's own array (a dense or batch-norm output), so it may be overwritten
-        return ctx.ops.activation(self.function, z, inplace=True)
+        return getattr(ctx.ops, self.forward_op)(z, True)
 
     def backward(self, ctx, saved, da):
-        return ctx.ops.activation_backward(self.function, saved, da, inplace=True), {}
+        return getattr(ctx.ops, self.backward_op)(saved, da, True), {}
 
     def describe(self):
         return self.function

@@ -29,7 +29,10 @@ class NumpyOps(Ops):
 
     def _scratch(self, name: str, like):
         """A scratch array shaped like ``like``, kept between steps (never handed out)."""
-        cache = self.__dict__.setdefault("_scratch_arrays", {})
+        try:
+            cache = self._scratch_arrays
+        except AttributeError:
+            cache = self._scratch_arrays = {}
         key = (name, like.shape, like.dtype)
         buf = cache.get(key)
         if buf is None:
@@ -47,8 +50,8 @@ class NumpyOps(Ops):
         dx = None
         if need_dx:
             shape = dz.shape[:-1] + W.shape[-2:-1]
-            dx = np.matmul(dz, np.swapaxes(W, -1, -2), out=dx_buf if _fits(dx_buf, shape, dz.dtype) else None)
-        dW = np.matmul(np.swapaxes(x, -1, -2), dz, out=dW_buf if _fits(dW_buf, W.shape, W.dtype) else None)
+            dx = np.matmul(dz, W.swapaxes(-1, -2), out=dx_buf if _fits(dx_buf, shape, dz.dtype) else None)
+        dW = np.matmul(x.swapaxes(-1, -2), dz, out=dW_buf if _fits(dW_buf, W.shape, W.dtype) else None)
         db_shape = dz.shape[:-2] + dz.shape[-1:]
         db = _sum(dz, axis=-2, out=db_buf if _fits(db_buf, db_shape, dz.dtype) else None)
         return dx, dW, db
