@@ -14,7 +14,7 @@ from .activations import HIDDEN, OUTPUT
 from .backend import BACKENDS
 from .clipping import CLIP_KINDS
 from .config import RUN_FIELDS, RunConfig, parse_hidden
-from .data import DATASETS
+from .data import add_split_arguments
 from .initializers import INITIALIZERS
 from .losses import LOSSES
 from .optim import OPTIMIZERS
@@ -54,9 +54,7 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
         "RunConfig.to_json() writes; flags on the command line win",
     )
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", default="digits", choices=DATASETS)
-    g.add_argument("--val-size", type=float, default=0.1, help="validation fraction (default 0.1)")
-    g.add_argument("--test-size", type=float, default=0.2, help="test fraction (default 0.2)")
+    add_split_arguments(g)
     g = p.add_argument_group("network")
     g.add_argument(
         "--hidden", type=_hidden, default=list(D.hidden), help="hidden sizes, e.g. 256,128 (default 128)"

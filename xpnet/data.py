@@ -13,6 +13,13 @@ import numpy as np
 DATASETS = ("digits", "iris", "wine", "breast_cancer", "synthetic")
 
 
+def add_split_arguments(group) -> None:
+    """``--dataset``, ``--val-size`` and ``--test-size`` on an argparse group (``train`` and ``tune`` share them)."""
+    group.add_argument("--dataset", default="digits", choices=DATASETS)
+    group.add_argument("--val-size", type=float, default=0.1, help="validation fraction (default 0.1)")
+    group.add_argument("--test-size", type=float, default=0.2, help="test fraction (default 0.2)")
+
+
 @dataclass
 class Dataset:
     """Train/validation/test arrays (NumPy, float64 features, int64 labels)."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..backend import BACKENDS
 from ..config import RunConfig
-from ..data import DATASETS
+from ..data import add_split_arguments
 from ..validation import check_int
 from .objective import retrain
 from .report import best_config, export_config, export_record, format_params, save_plots, summary
@@ -65,9 +65,7 @@ def add_tune_parser(sub) -> argparse.ArgumentParser:
         "processes sharing a study explore differently)",
     )
     g = p.add_argument_group("data and backend")
-    g.add_argument("--dataset", default="digits", choices=DATASETS)
-    g.add_argument("--val-size", type=float, default=0.1, help="validation fraction (default 0.1)")
-    g.add_argument("--test-size", type=float, default=0.2, help="test fraction (default 0.2)")
+    add_split_arguments(g)
     g.add_argument("--backend", default=RunConfig.backend, choices=BACKENDS)
     g.add_argument(
         "--device", default=None, help="e.g. cuda:0; comma-separated devices are dealt to --n-jobs workers"
