@@ -5,6 +5,7 @@ The same code trains on NumPy (CPU), CuPy (CUDA), PyTorch tensors and array-api-
 
 from . import data, optim, plotting, schedules
 from .backend import Backend, BackendUnavailableError, available_backends, get_backend
+from .config import RunConfig
 from .network import MLP, load
 from .training import DivergenceWarning, EarlyStopping, History, Trainer
 
@@ -12,6 +13,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MLP",
+    "RunConfig",
     "Backend",
     "BackendUnavailableError",
     "DivergenceWarning",
