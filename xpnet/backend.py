@@ -17,6 +17,9 @@ import numpy as np
 
 from .numpy_ops import NumpyOps
 from .ops import Ops
+from .random import CounterRNG, philox_u32, philox_u32_numpy
+
+DeviceRNG = CounterRNG  # the name before issue 17
 
 BACKENDS = ("numpy", "cupy", "torch", "array_api_strict")
 _NUMPY_COMPLIANT = tuple(int(v) for v in np.__version__.split(".")[:2]) >= (2, 1)
@@ -41,44 +44,6 @@ def _import(module: str, backend: str):
             f"backend={backend!r} needs the {module!r} package, which is not installed "
             f"({exc}). Install it with: {_INSTALL_HINT[backend]}"
         ) from None
-
-
-class DeviceRNG:
-    """Seeded random numbers drawn where the arrays live (dropout masks, shuffles)."""
-
-    def __init__(self, backend: Backend, seed: int | None):
-        self.backend = backend
-        self._gen = backend._make_generator(seed)
-
-    def uniform(self, shape: tuple[int, ...], dtype: Any):
-        """Uniform samples in [0, 1) of ``shape`` and ``dtype`` on the device."""
-        return self.backend._uniform(self._gen, shape, dtype)
-
-    def normal(self, shape: tuple[int, ...], dtype: Any):
-        """Standard normal samples of ``shape`` and ``dtype`` on the device."""
-        return self.backend._normal(self._gen, shape, dtype)
-
-    def bernoulli(self, keep: float, shape: tuple[int, ...], dtype: Any):
-        """A 0/1 mask in ``dtype`` whose entries are 1 with probability ``keep``."""
-        xp = self.backend.xp
-        return xp.astype(self.uniform(shape, dtype) < keep, dtype)
-
-    def permutation(self, n: int):
-        """A random permutation of ``range(n)`` as an integer index array on the device."""
-        return self.backend._permutation(self._gen, n)
-
-    def get_state(self) -> Any:
-        """The generator's state for checkpoints: a JSON-able dict, a uint8 NumPy array, or None.
-
-        None means this library's generator cannot be saved (CuPy); resuming then restarts
-        its stream instead of continuing it.
-        """
-        return self.backend._get_rng_state(self._gen)
-
-    def set_state(self, state: Any) -> None:
-        """Restore a state from :meth:`get_state` (None leaves the generator as it is)."""
-        if state is not None:
-            self.backend._set_rng_state(self._gen, state)
 
 
 class Backend(Ops):
@@ -108,23 +73,9 @@ class Backend(Ops):
             return np
         return array_api_compat.array_namespace(np.empty(0))
 
-    def _make_generator(self, seed):
-        return np.random.default_rng(seed)
-
-    def _uniform(self, gen, shape, dtype):
-        return self.asarray(gen.random(shape, dtype=_np_dtype(dtype)))
-
-    def _normal(self, gen, shape, dtype):
-        return self.asarray(gen.standard_normal(shape, dtype=_np_dtype(dtype)))
-
-    def _permutation(self, gen, n):
-        return self.asarray(gen.permutation(n))
-
-    def _get_rng_state(self, gen):
-        return gen.bit_generator.state
-
-    def _set_rng_state(self, gen, state):
-        gen.bit_generator.state = state
+    def _philox_u32(self, key, counter, nblocks):
+        """Philox blocks as 32-bit values on the device (:func:`xpnet.random.philox_u32`)."""
+        return philox_u32(self.xp, self.device, key, counter, nblocks)
 
     def to_numpy(self, x) -> np.ndarray:
         """Copy ``x`` to a host NumPy array."""
@@ -155,9 +106,9 @@ class Backend(Ops):
         """The one approved device->host sync in library code: a 0-d array to float."""
         return float(self.to_numpy(x))
 
-    def rng(self, seed: int | None = None) -> DeviceRNG:
-        """A device random generator seeded with ``seed``."""
-        return DeviceRNG(self, seed)
+    def rng(self, seed: int | None = None, stream: int = 0) -> CounterRNG:
+        """A counter-based generator with key ``(seed, stream)``: the same bits on every backend."""
+        return CounterRNG(self, seed, stream)
 
     def __repr__(self) -> str:
         return f"Backend({self.name!r}, device={self.device!r})"
@@ -166,14 +117,8 @@ class Backend(Ops):
 class NumpyBackend(NumpyOps, Backend):
     """NumPy on the CPU, with the in-place overrides of :mod:`xpnet.numpy_ops`."""
 
-
-def _np_dtype(dtype) -> np.dtype:
-    """The NumPy dtype matching a namespace dtype (float32/float64/int64)."""
-    text = getattr(dtype, "__name__", str(dtype))
-    for name in ("float32", "float64", "int64", "int32"):
-        if text.endswith(name):
-            return np.dtype(name)
-    raise TypeError(f"unsupported dtype {dtype!r}")
+    def _philox_u32(self, key, counter, nblocks):
+        return philox_u32_numpy(key, counter, nblocks)  # NumPy's C Philox: the same bits, faster
 
 
 class CupyBackend(Backend):
@@ -208,29 +153,9 @@ class CupyBackend(Backend):
         with self.device:
             return self.xp.asarray(x, dtype=dtype)
 
-    def _make_generator(self, seed):
-        import cupy
-
+    def _philox_u32(self, key, counter, nblocks):
         with self.device:
-            return cupy.random.RandomState(seed)
-
-    def _uniform(self, gen, shape, dtype):
-        with self.device:
-            return gen.random_sample(shape, dtype=dtype)
-
-    def _normal(self, gen, shape, dtype):
-        with self.device:
-            return gen.standard_normal(shape, dtype=dtype)
-
-    def _permutation(self, gen, n):
-        with self.device:
-            return gen.permutation(n)
-
-    def _get_rng_state(self, gen):
-        return None  # cupy's RandomState keeps its cuRAND state out of reach
-
-    def _set_rng_state(self, gen, state):
-        pass
+            return philox_u32(self.xp, None, key, counter, nblocks)
 
     def to_numpy(self, x):
         import cupy
@@ -266,36 +191,6 @@ class TorchBackend(Backend):
 
         return array_api_compat.array_namespace(torch.empty(0))
 
-    def _make_generator(self, seed):
-        import torch
-
-        gen = torch.Generator(device=self.device)
-        gen.manual_seed(0 if seed is None else int(seed))
-        return gen
-
-    def _uniform(self, gen, shape, dtype):
-        import torch
-
-        return torch.rand(shape, generator=gen, dtype=dtype, device=self.device)
-
-    def _normal(self, gen, shape, dtype):
-        import torch
-
-        return torch.randn(shape, generator=gen, dtype=dtype, device=self.device)
-
-    def _permutation(self, gen, n):
-        import torch
-
-        return torch.randperm(n, generator=gen, device=self.device)
-
-    def _get_rng_state(self, gen):
-        return gen.get_state().numpy().copy()
-
-    def _set_rng_state(self, gen, state):
-        import torch
-
-        gen.set_state(torch.as_tensor(np.asarray(state, dtype=np.uint8)))
-
     def to_numpy(self, x):
         return x.detach().cpu().numpy()
 
@@ -329,10 +224,6 @@ class StrictBackend(Backend):
         import array_api_strict
 
         return array_api_strict
-
-    def _make_generator(self, seed):
-        # array-api-strict has no RNG of its own: draw on the host, then transfer.
-        return np.random.default_rng(seed)
 
     def to_numpy(self, x):
         import array_api_strict

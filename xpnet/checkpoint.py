@@ -2,9 +2,11 @@
 
 One ``.npz`` file, written atomically by :func:`xpnet.io.atomic_savez` (arrays plus JSON
 metadata, no pickle), holds the model's parameters and buffers, the optimizer's state,
-the schedule's counters, both random generators (shuffles and dropout masks), the
+the schedule's counters, both random generators' ``(key, counter)`` (shuffles and dropout masks), the
 history so far, the early-stopping bookkeeping and its best snapshot, and the epoch.
-Resuming from it on NumPy with a fixed seed ends bit-identical to an uninterrupted run.
+Resuming from it with a fixed seed ends bit-identical to an uninterrupted run, on every backend
+(the generators are :class:`xpnet.random.CounterRNG`). Version-1 files hold an older library
+generator's state instead; they still load, and their random streams restart from the seed.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from .io import atomic_savez, read_npz
+from .random import is_state
 
 FORMAT = "xpnet.checkpoint"
-VERSION = 1
+VERSION = 2  # 2: Philox (key, counter) generator states (issue 17)
 
 
 def _trainer_settings(trainer) -> dict[str, Any]:
@@ -27,15 +30,8 @@ def _trainer_settings(trainer) -> dict[str, Any]:
     return {"loss": trainer.loss, "batch_size": trainer.batch_size, "shuffle": trainer.shuffle, "clip": clip}
 
 
-def _rng_entry(name: str, state: Any, arrays: dict[str, np.ndarray]) -> Any:
-    if isinstance(state, np.ndarray):  # torch generators: a uint8 byte string
-        arrays[f"rng/{name}"] = state
-        return {"array": f"rng/{name}"}
-    return state  # a JSON-able dict (NumPy bit generators) or None (not savable)
-
-
 def _rng_value(entry: Any, arrays: dict[str, np.ndarray]) -> Any:
-    if isinstance(entry, dict) and set(entry) == {"array"}:
+    if isinstance(entry, dict) and set(entry) == {"array"}:  # version 1: a torch generator's bytes
         return arrays[entry["array"]]
     return entry
 
@@ -72,8 +68,8 @@ def save_checkpoint(path: str | os.PathLike, trainer, history, epoch: int) -> No
         "optimizer": opt,
         "schedule": None if trainer.schedule is None else trainer.schedule.state_dict(),
         "rng": {
-            "trainer": _rng_entry("trainer", trainer.rng.get_state(), arrays),
-            "net": _rng_entry("net", net.rng.get_state(), arrays),
+            "trainer": trainer.rng.get_state(),
+            "net": net.rng.get_state(),
         },
         "history": history.to_dict(),
         "best": {
@@ -133,13 +129,16 @@ def load_checkpoint(path: str | os.PathLike, trainer) -> dict[str, Any]:
         trainer.optimizer.lr = float(opt_meta["hyperparameters"]["lr"])
     for name, rng in (("trainer", trainer.rng), ("net", net.rng)):
         value = _rng_value(meta["rng"][name], arrays)
-        if value is None:
-            warnings.warn(
-                f"the checkpoint holds no {name} random-generator state ({meta['backend']} cannot save "
-                "it); the resumed run draws a fresh stream",
-                stacklevel=3,
-            )
-        rng.set_state(value)
+        if is_state(value):
+            rng.set_state(value)
+            continue
+        rng.restart()
+        warnings.warn(
+            f"the checkpoint holds no counter-based {name} random-generator state (written before "
+            f"xpnet's Philox generator, on {meta['backend']}); the {name} random stream restarts from "
+            "the seed (counter 0), so the resumed run will not match the original one",
+            stacklevel=3,
+        )
     best = meta["best"]
     return {
         "epoch": int(meta["epoch"]),

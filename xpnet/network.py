@@ -69,7 +69,7 @@ class MLP:
         for layer in self.modules:  # layer order fixes the draw order, hence the weights
             self.params.update(self._put_all(initial_arrays(layer.parameters(), self.init, host)))
             self.buffers.update(self._put_all(initial_arrays(layer.running_buffers(), self.init, host)))
-        self.rng = self.backend.rng(int(host_generator([0 if seed is None else seed, 1]).integers(2**31)))
+        self.rng = self.backend.rng(0 if seed is None else seed, stream=1)  # dropout masks: key (seed, 1)
         self.step_buffers = self.backend.buffers()
 
     # --- structure -------------------------------------------------------------------
