@@ -145,3 +145,33 @@ def test_bad_states_are_rejected_and_change_nothing(state):
 
 def test_unseeded_generators_differ():
     assert xpnet.get_backend("numpy").rng(None).key != xpnet.get_backend("numpy").rng(None).key
+
+
+def test_numpy_permutation_sort_breaks_ties_by_index_like_a_stable_argsort(backend):
+    from xpnet.random import argsort_u32_numpy
+
+    keys = np.array([7, 2**32 - 1, 7, 0, 2**31, 7, 0, 2**32 - 1], dtype=np.uint32)
+    want = np.argsort(keys, stable=True)
+    assert want.tolist() == [3, 6, 0, 2, 5, 4, 1, 7]
+    np.testing.assert_array_equal(argsort_u32_numpy(keys), want)
+    portable = backend._argsort_keys(backend.asarray(keys.astype(np.int64)))
+    np.testing.assert_array_equal(backend.to_numpy(portable), want)
+
+
+def test_cached_numpy_generator_follows_any_counter_order():
+    key = (31, 4)
+    direct = [philox_u32_numpy(key, c, 3) for c in (0, 3, 6, 1, 9, 2)]
+    for c, got in zip((0, 3, 6, 1, 9, 2), direct, strict=True):
+        np.testing.assert_array_equal(got.astype(np.int64), philox_u32(np, "cpu", key, c, 3))
+
+
+def test_torch_cpu_fast_path_equals_the_portable_ops_on_torch():
+    torch = pytest.importorskip("torch")
+    backend = get_backend("torch")
+    key = (2**63 + 5, 3)
+    fast = backend._philox_u32(key, 11, 40)
+    portable = philox_u32(backend.xp, backend.device, key, 11, 40)
+    assert fast.dtype == portable.dtype == torch.int64
+    assert torch.equal(fast, portable)
+    keys = portable[:300]
+    assert torch.equal(backend._argsort_keys(keys), torch.argsort(keys, stable=True))

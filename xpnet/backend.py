@@ -17,7 +17,7 @@ import numpy as np
 
 from .numpy_ops import NumpyOps
 from .ops import Ops
-from .random import CounterRNG, philox_u32, philox_u32_numpy
+from .random import CounterRNG, argsort_u32_numpy, philox_u32, philox_u32_numpy
 
 DeviceRNG = CounterRNG  # the name before issue 17
 
@@ -77,6 +77,10 @@ class Backend(Ops):
         """Philox blocks as 32-bit values on the device (:func:`xpnet.random.philox_u32`)."""
         return philox_u32(self.xp, self.device, key, counter, nblocks)
 
+    def _argsort_keys(self, keys):
+        """The stable argsort of random keys: a permutation, ties kept in index order."""
+        return self.xp.argsort(keys, stable=True)
+
     def to_numpy(self, x) -> np.ndarray:
         """Copy ``x`` to a host NumPy array."""
         return np.asarray(x)
@@ -119,6 +123,9 @@ class NumpyBackend(NumpyOps, Backend):
 
     def _philox_u32(self, key, counter, nblocks):
         return philox_u32_numpy(key, counter, nblocks)  # NumPy's C Philox: the same bits, faster
+
+    def _argsort_keys(self, keys):
+        return argsort_u32_numpy(keys)
 
 
 class CupyBackend(Backend):
@@ -190,6 +197,20 @@ class TorchBackend(Backend):
         import torch
 
         return array_api_compat.array_namespace(torch.empty(0))
+
+    def _philox_u32(self, key, counter, nblocks):
+        if self.device.type != "cpu":  # on a GPU the portable ops run there: no transfer, no sync
+            return super()._philox_u32(key, counter, nblocks)
+        import torch  # on the CPU, host and device are one: NumPy's C Philox, the same bits
+
+        return torch.from_numpy(philox_u32_numpy(key, counter, nblocks).astype(np.int64))
+
+    def _argsort_keys(self, keys):
+        if self.device.type != "cpu":
+            return super()._argsort_keys(keys)
+        import torch
+
+        return torch.from_numpy(argsort_u32_numpy(keys.numpy()))
 
     def to_numpy(self, x):
         return x.detach().cpu().numpy()

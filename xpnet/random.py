@@ -90,13 +90,34 @@ def philox_u32(xp, device, key: tuple[int, int], counter: int, nblocks: int):
     return xp.reshape(xp.stack(halves, axis=1), (-1,))
 
 
+_NUMPY_GENERATORS: dict[tuple[int, int], tuple[np.random.Philox, int]] = {}  # key -> (generator, next block)
+
+
 def philox_u32_numpy(key: tuple[int, int], counter: int, nblocks: int) -> np.ndarray:
-    """:func:`philox_u32` by NumPy's C Philox-4x64-10: the same bits, as a uint32 array."""
-    gen = np.random.Philox(counter=(counter - 1) % 2**256, key=key[0] | key[1] << 64)  # it steps, then draws
+    """:func:`philox_u32` by NumPy's C Philox-4x64-10: the same bits, as a uint32 array.
+
+    A generator is kept per key (a few at most): drawing whole blocks leaves it at the next
+    counter, so a stream read in order skips building one per draw (20 us, a shuffle's cost).
+    """
+    gen, at = _NUMPY_GENERATORS.pop(key, (None, None))
+    if at != counter:  # it steps, then draws: start one block early
+        gen = np.random.Philox(counter=(counter - 1) % 2**256, key=key[0] | key[1] << 64)
     raw = gen.random_raw(4 * nblocks)
+    _NUMPY_GENERATORS[key] = (gen, counter + nblocks)
+    while len(_NUMPY_GENERATORS) > 8:
+        del _NUMPY_GENERATORS[next(iter(_NUMPY_GENERATORS))]
     if sys.byteorder == "little":
         return raw.view(np.uint32)
     return np.stack([raw & M32, raw >> 32], axis=1).reshape(-1).astype(np.uint32)
+
+
+def argsort_u32_numpy(keys: np.ndarray) -> np.ndarray:
+    """``argsort(keys, stable=True)`` of 32-bit keys, by sorting ``key << 32 | index`` (unique
+    64-bit values: NumPy's SIMD sort, 2-3x faster than its stable argsort, the same order)."""
+    both = keys.astype(np.uint64) << np.uint64(32)
+    both |= np.arange(keys.shape[0], dtype=np.uint64)
+    both.sort()
+    return (both & np.uint64(M32)).astype(np.int64)
 
 
 def check_seed(seed: Any, name: str = "seed") -> int:
@@ -155,7 +176,7 @@ class CounterRNG:
     def permutation(self, n: int):
         """A random permutation of ``range(n)``: a stable argsort of ``n`` random 32-bit keys
         (equal keys keep index order, so ties are broken the same way everywhere)."""
-        return self.backend.xp.argsort(self.words(n), stable=True)
+        return self.backend._argsort_keys(self.words(n))
 
     def get_state(self) -> dict[str, Any]:
         """The state for checkpoints: ``{"generator", "key", "counter"}``, JSON-able ints."""
