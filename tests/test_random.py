@@ -23,18 +23,14 @@ KAT = [
 ]
 
 
-def _split(word):
-    return (word >> 32, word & 0xFFFFFFFF)
-
-
 @pytest.mark.parametrize("ctr, key, expected", KAT)
 def test_portable_philox_matches_the_published_vectors(backend, ctr, key, expected):
     xp = backend.xp
-    words = [tuple(backend.asarray([h], dtype="int64") for h in _split(w)) for w in ctr]
-    out = philox4x64(words, key)
-    got = tuple(int(backend.to_numpy(h)[0]) << 32 | int(backend.to_numpy(lo)[0]) for h, lo in out)
-    assert got == expected
-    assert xp.int64 == out[0][0].dtype  # computed in int64 on the device, not on the host
+    words = backend.asarray([[[w >> 32], [w & 0xFFFFFFFF]] for w in ctr], dtype="int64")  # (4, 2, 1)
+    out = philox4x64(xp, words, key, device=backend.device)
+    assert out.dtype == xp.int64 and tuple(out.shape) == (4, 2, 1)  # computed in int64 on the device
+    host = backend.to_numpy(out)
+    assert tuple(int(h) << 32 | int(lo) for h, lo in host[:, :, 0]) == expected
 
 
 @pytest.mark.parametrize("ctr, key, expected", KAT)

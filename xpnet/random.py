@@ -38,43 +38,44 @@ MAX_COUNTER = 2**62  # block counters live in int64 on the portable path
 WORDS_PER_BLOCK = 8  # 32-bit values per block
 
 
-def _mul32(a, b: int):
-    """``(hi, lo)`` 32-bit halves of ``a * b``; ``a`` holds values below 2**32, ``b`` is a 32-bit int."""
-    t = a * (b & 0xFFFF)  # < 2**48
-    u = a * (b >> 16)  # < 2**48
-    s = t + ((u & 0xFFFF) << 16)  # < 2**49
-    return (s >> 32) + (u >> 16), s & M32
+def _limb_constants(xp, device, m_shift: int):
+    """``C[w, 0, h, 0]``: a 16-bit limb (``m_shift`` 0: low, 16: high) of multiplier ``w``'s 32-bit
+    half ``h`` (0: high half, 1: low half), shaped to broadcast against ``(2 words, 2 halves, 1, n)``."""
+    rows = [[[[((m >> 32 * (1 - h)) & M32) >> m_shift & 0xFFFF] for h in (0, 1)]] for m in MULTIPLIERS]
+    return xp.asarray(rows, dtype=xp.int64, device=device)
 
 
-def _mulhilo64(word, m: int):
-    """``(hi, lo)`` 64-bit words of the 128-bit product ``word * m``; words are ``(hi32, lo32)`` pairs."""
-    a1, a0 = word
-    m1, m0 = m >> 32, m & M32
-    h00, l00 = _mul32(a0, m0)
-    h01, l01 = _mul32(a0, m1)
-    h10, l10 = _mul32(a1, m0)
-    h11, l11 = _mul32(a1, m1)
-    c1 = h00 + l01 + l10
-    c2 = h01 + h10 + l11 + (c1 >> 32)
-    return (h11 + (c2 >> 32), c2 & M32), (c1 & M32, l00)
-
-
-def _xor(word, other, k: int):
-    return word[0] ^ other[0] ^ (k >> 32), word[1] ^ other[1] ^ (k & M32)
-
-
-def philox4x64(ctr, key: tuple[int, int], rounds: int = ROUNDS):
-    """Philox-4x64-``rounds`` of counter words ``ctr`` (four ``(hi32, lo32)`` pairs of arrays or
-    ints) under ``key`` (two 64-bit ints): the four output words, as ``(hi32, lo32)`` pairs."""
-    k0, k1 = key
-    x = list(ctr)
+def _round_keys(xp, device, key: tuple[int, int], rounds: int):
+    """``K[r]``: round ``r``'s key words as ``(2 words, (hi32, lo32), 1)``, bumped by the Weyl constants."""
+    out = []
     for r in range(rounds):
-        if r:
-            k0, k1 = (k0 + WEYL[0]) & M64, (k1 + WEYL[1]) & M64
-        hi0, lo0 = _mulhilo64(x[0], MULTIPLIERS[0])
-        hi1, lo1 = _mulhilo64(x[2], MULTIPLIERS[1])
-        x = [_xor(hi1, x[1], k0), lo1, _xor(hi0, x[3], k1), lo0]
-    return x
+        k = [(key[i] + r * WEYL[i]) & M64 for i in (0, 1)]
+        out.append([[[w >> 32], [w & M32]] for w in k])
+    return xp.asarray(out, dtype=xp.int64, device=device)
+
+
+def philox4x64(xp, ctr, key: tuple[int, int], rounds: int = ROUNDS, device: Any = None):
+    """Philox-4x64-``rounds`` of counters ``ctr`` under ``key`` (two 64-bit ints).
+
+    ``ctr`` is an ``int64`` array ``(4 words, 2 halves, n blocks)``, each 64-bit word as its high and
+    low 32-bit halves; the result has the same layout. A round multiplies words 0 and 2 by the Philox
+    multipliers (all eight 32x32-bit partial products at once, each from two 32x16-bit products that fit
+    in 63 bits), so one round is about 25 array operations, whatever the block count.
+    """
+    c_lo, c_hi = _limb_constants(xp, device, 0), _limb_constants(xp, device, 16)
+    keys = _round_keys(xp, device, key, rounds)
+    even, odd = xp.stack([ctr[0, ...], ctr[2, ...]]), xp.stack([ctr[1, ...], ctr[3, ...]])
+    for r in range(rounds):
+        a = xp.expand_dims(even, axis=2)  # (word, a half, 1, n)
+        t, u = a * c_lo, a * c_hi  # (word, a half, m half, n), each < 2**48
+        s = t + ((u & 0xFFFF) << 16)
+        h, lo32 = (s >> 32) + (u >> 16), s & M32  # the 32x32-bit partial products' halves
+        c1 = h[:, 1, 1, :] + lo32[:, 1, 0, :] + lo32[:, 0, 1, :]
+        c2 = h[:, 1, 0, :] + h[:, 0, 1, :] + lo32[:, 0, 0, :] + (c1 >> 32)
+        hi = xp.stack([h[:, 0, 0, :] + (c2 >> 32), c2 & M32], axis=1)  # high 64 bits of the products
+        lo = xp.stack([c1 & M32, lo32[:, 1, 1, :]], axis=1)  # low 64 bits
+        even, odd = xp.flip(hi, axis=0) ^ odd ^ keys[r, ...], xp.flip(lo, axis=0)
+    return xp.stack([even[0, ...], odd[0, ...], even[1, ...], odd[1, ...]])
 
 
 def philox_u32(xp, device, key: tuple[int, int], counter: int, nblocks: int):
@@ -84,10 +85,10 @@ def philox_u32(xp, device, key: tuple[int, int], counter: int, nblocks: int):
     ``random_raw``), the four words of a block in order.
     """
     c = xp.arange(nblocks, dtype=xp.int64, device=device) + counter
-    zero = (0, 0)
-    out = philox4x64([(c >> 32, c & M32), zero, zero, zero], key)
-    halves = [half for word in out for half in (word[1], word[0])]
-    return xp.reshape(xp.stack(halves, axis=1), (-1,))
+    zero = xp.zeros((3, 2, nblocks), dtype=xp.int64, device=device)
+    ctr = xp.concat([xp.expand_dims(xp.stack([c >> 32, c & M32]), axis=0), zero])
+    out = xp.flip(philox4x64(xp, ctr, key, device=device), axis=1)  # (word, (lo, hi), block)
+    return xp.reshape(xp.permute_dims(xp.reshape(out, (8, nblocks)), (1, 0)), (-1,))
 
 
 _NUMPY_GENERATORS: dict[tuple[int, int], tuple[np.random.Philox, int]] = {}  # key -> (generator, next block)
