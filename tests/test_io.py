@@ -46,3 +46,64 @@ def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
         xpnet.MLP([3, 2], seed=1).save(path)
     assert path.read_bytes() == original
     assert os.listdir(tmp_path) == ["model.npz"]  # no temporary file left behind
+
+
+def test_model_file_is_self_contained_on_digits(tmp_path):
+    """xpnet.load(path).predict(raw_X) equals the training run's test predictions (issue 16)."""
+    from xpnet.data import load_dataset, load_raw
+
+    cfg = xpnet.RunConfig(epochs=3, patience=0)
+    ds = load_dataset("digits", val_size=0.1, seed=0)
+    net, trainer, stopping = cfg.build(ds.n_features, cfg.n_outputs(ds.n_classes))
+    trainer.fit(ds.X_train, ds.y_train, epochs=cfg.epochs, early_stopping=stopping)
+    expected = net.predict(ds.X_test)  # the run's own predictions, on the scaled test split
+    path = tmp_path / "digits.npz"
+    net.save(path, preprocessor=ds.preprocessor, run_config=cfg)
+    X_raw, y_raw = load_raw("digits")
+    raw_test = _raw_rows(X_raw, ds.preprocessor.transform(X_raw), ds.X_test)
+    loaded = xpnet.load(path)
+    np.testing.assert_array_equal(loaded.predict(raw_test), expected)
+    np.testing.assert_array_equal(loaded.predict_proba(raw_test), net.predict_proba(ds.X_test))
+    assert loaded.preprocessor.classes == list(range(10))
+    assert xpnet.RunConfig.from_dict(loaded.run_config) == cfg
+    with np.load(path, allow_pickle=False) as f:
+        assert "preprocess/mean" in f.files
+
+
+def _raw_rows(X_raw, X_scaled, rows):
+    """The raw rows whose scaled form is each of ``rows`` (exactly)."""
+    index = {row.tobytes(): i for i, row in enumerate(X_scaled)}
+    return X_raw[[index[row.tobytes()] for row in rows]].astype(np.float64)
+
+
+def test_labels_feature_names_and_task_round_trip(tmp_path):
+    from xpnet.preprocess import Preprocessor
+
+    pre = Preprocessor([1.0, 2.0], [2.0, 4.0], ["no", "yes"], ["a", "b"], "classification")
+    net = xpnet.MLP([2, 4, 2], seed=1)
+    net.save(tmp_path / "m.npz", preprocessor=pre)
+    loaded = xpnet.load(tmp_path / "m.npz")
+    raw = np.array([[1.0, 2.0], [5.0, -6.0], [0.0, 10.0]])
+    np.testing.assert_array_equal(loaded.predict_proba(raw), net.predict_proba((raw - [1, 2]) / [2, 4]))
+    idx = net.predict((raw - [1, 2]) / [2, 4])
+    np.testing.assert_array_equal(loaded.predict(raw), np.array(["no", "yes"])[idx])
+    assert loaded.preprocessor.feature_names == ["a", "b"] and loaded.preprocessor.task == "classification"
+    loaded.save(tmp_path / "again.npz")  # a loaded model saves its preprocessing again
+    again = xpnet.load(tmp_path / "again.npz").preprocessor
+    np.testing.assert_array_equal(again.scale, pre.scale)
+    assert again.classes == ["no", "yes"]
+
+
+def test_legacy_model_loads_with_a_note():
+    from pathlib import Path
+
+    legacy = Path(__file__).parent / "fixtures" / "legacy" / "model.npz"
+    with pytest.warns(UserWarning, match="carries no preprocessing"):
+        net = xpnet.load(legacy)
+    assert net.preprocessor is None
+
+
+def test_model_saved_without_preprocessing_loads_quietly(tmp_path, recwarn):
+    xpnet.MLP([3, 2]).save(tmp_path / "m.npz")
+    assert xpnet.load(tmp_path / "m.npz").preprocessor is None
+    assert not [w for w in recwarn if "preprocessing" in str(w.message)]

@@ -6,7 +6,7 @@ The same code trains on NumPy (CPU), CuPy (CUDA), PyTorch tensors and array-api-
 from . import data, optim, plotting, schedules
 from .backend import Backend, BackendUnavailableError, available_backends, get_backend
 from .config import RunConfig
-from .network import MLP, load
+from .network import MLP, from_torch, load
 from .training import DivergenceWarning, EarlyStopping, History, Trainer
 
 __version__ = "0.1.0"
@@ -22,6 +22,7 @@ __all__ = [
     "Trainer",
     "available_backends",
     "data",
+    "from_torch",
     "get_backend",
     "load",
     "optim",

@@ -1,8 +1,9 @@
 """What ``Trainer.fit`` does around the training itself: log lines, a progress bar, checkpoints.
 
 Each callback gets ``on_epoch_end(trainer, history, stopping)`` after every completed epoch
-(after the schedule has stepped, so a checkpoint holds the next epoch's rate) and
-``on_train_end(trainer, history)`` once; ``fit`` builds them from its arguments, and users
+(after the schedule has stepped, so a checkpoint holds the next epoch's rate),
+``on_interrupt(trainer, history)`` when Ctrl-C stops the run after a completed epoch (before
+the best parameters are restored) and ``on_train_end(trainer, history)`` once; ``fit`` builds them from its arguments, and users
 may pass their own through ``callbacks=``.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+import signal
+import threading
 
 from tqdm.auto import tqdm
 
@@ -23,6 +26,9 @@ class Callback:
     """Base class: both hooks do nothing."""
 
     def on_epoch_end(self, trainer, history, stopping: bool) -> None:
+        pass
+
+    def on_interrupt(self, trainer, history) -> None:
         pass
 
     def on_train_end(self, trainer, history) -> None:
@@ -73,6 +79,39 @@ class Checkpoint(Callback):
         epoch = history.epoch[-1]
         if stopping or epoch == self.epochs or epoch % self.every == 0:
             save_checkpoint(self.path, trainer, history, epoch)
+
+    def on_interrupt(self, trainer, history):
+        if history.epoch:  # the state at the end of the last completed epoch: a resume goes on from it
+            save_checkpoint(self.path, trainer, history, history.epoch[-1])
+
+
+class DeferredInterrupt:
+    """While active, a first Ctrl-C (SIGINT) only sets ``requested``; the run stops after the epoch.
+
+    A second Ctrl-C raises ``KeyboardInterrupt`` at once. Outside the main thread, or where a
+    SIGINT handler other than Python's default is installed, it changes nothing.
+    """
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        logger.warning("interrupted: stopping after this epoch (Ctrl-C again to stop at once)")
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
 
 
 def log_line(history, i: int, epochs: int) -> str:

@@ -1,4 +1,4 @@
-"""The ``xpnet`` command line: ``train`` and ``info`` (``bench`` and ``tune`` register here too)."""
+"""The ``xpnet`` command line: ``train`` and ``info`` (``predict``, ``export``, ``bench`` and ``tune`` register here too)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ import logging
 import platform
 import sys
 import time
+import warnings
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .activations import HIDDEN, OUTPUT
 from .backend import BACKENDS
@@ -16,6 +20,7 @@ from .clipping import CLIP_KINDS
 from .config import RUN_FIELDS, RunConfig, parse_hidden
 from .data import add_split_arguments
 from .initializers import INITIALIZERS
+from .io import check_output_path
 from .losses import LOSSES
 from .optim import OPTIMIZERS
 from .schedules import SCHEDULES
@@ -29,6 +34,7 @@ TRAIN_EXAMPLES = """examples:
   xpnet train --backend cupy --batch-size 128 --json
   xpnet train --optimizer adam --batch-norm --schedule cosine --warmup-epochs 5
   xpnet train --epochs 300 --checkpoint run.npz --checkpoint-every 25   # later: add --resume run.npz
+  xpnet train --data mine.csv --target species --save model.npz   # your own CSV (header row)
 """
 
 
@@ -55,6 +61,15 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     )
     g = p.add_argument_group("data")
     add_split_arguments(g)
+    g.add_argument(
+        "--data", metavar="FILE", help="train on this file instead: .csv (header row), .npz, .npy, .parquet"
+    )
+    g.add_argument("--target", help="--data: the target column's name (default: the last column)")
+    g.add_argument(
+        "--task",
+        choices=("classification", "regression"),
+        help="--data: what to learn (default: inferred from the target column)",
+    )
     g = p.add_argument_group("network")
     g.add_argument(
         "--hidden", type=_hidden, default=list(D.hidden), help="hidden sizes, e.g. 256,128 (default 128)"
@@ -135,41 +150,71 @@ def run_config(args: argparse.Namespace) -> RunConfig:
     return RunConfig.from_dict({name: getattr(args, name) for name in RUN_FIELDS if hasattr(args, name)})
 
 
+def _training_data(args: argparse.Namespace, seed: int):
+    from .data import load_dataset, load_file, split_table
+
+    if args.data is None:
+        if args.target is not None or args.task is not None:
+            raise ValueError("--target and --task apply to --data FILE")
+        return load_dataset(args.dataset, test_size=args.test_size, val_size=args.val_size, seed=seed)
+    table = load_file(args.data, target=args.target, task=args.task)
+    return split_table(table, Path(args.data).name, args.test_size, args.val_size, seed)
+
+
+def _fit(trainer, stopping, ds, cfg: RunConfig, args: argparse.Namespace):
+    """Train, keeping NumPy's RuntimeWarnings (overflow in a diverging run) from the user."""
+    validation = (ds.X_val, ds.y_val) if len(ds.y_val) else None
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
+        warnings.simplefilter("always")
+        history = trainer.fit(
+            ds.X_train,
+            ds.y_train,
+            validation_data=validation,
+            epochs=cfg.epochs,
+            early_stopping=stopping,
+            log_every=args.log_every,
+            progress=args.progress,
+            checkpoint=args.checkpoint,
+            checkpoint_every=args.checkpoint_every,
+            resume_from=args.resume,
+        )
+    for w in caught:  # the divergence is reported by one line of our own; others pass through
+        if not issubclass(w.category, RuntimeWarning):
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return history, validation
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    from .data import load_dataset
     from .plotting import loss_curves
 
     cfg = run_config(args)
-    ds = load_dataset(args.dataset, test_size=args.test_size, val_size=args.val_size, seed=cfg.seed)
+    for option in ("save", "plot", "checkpoint"):
+        if getattr(args, option):
+            check_output_path(getattr(args, option), f"--{option}")
+    ds = _training_data(args, cfg.seed)
+    if ds.task == "regression" and cfg.output != "identity":
+        cfg = cfg.replace(output="identity", loss="mse")
     net, trainer, stopping = cfg.build(ds.n_features, cfg.n_outputs(ds.n_classes))
     if not args.json:
         print(net.summary())
         print(f"{ds!r}; optimizer {trainer.optimizer!r}; schedule {trainer.schedule or 'constant'!r}")
-    validation = (ds.X_val, ds.y_val) if len(ds.y_val) else None
     start = time.perf_counter()
-    history = trainer.fit(
-        ds.X_train,
-        ds.y_train,
-        validation_data=validation,
-        epochs=cfg.epochs,
-        early_stopping=stopping,
-        log_every=args.log_every,
-        progress=args.progress,
-        checkpoint=args.checkpoint,
-        checkpoint_every=args.checkpoint_every,
-        resume_from=args.resume,
-    )
+    history, validation = _fit(trainer, stopping, ds, cfg, args)
     seconds = time.perf_counter() - start
-    test_loss, test_acc = trainer.evaluate(ds.X_test, ds.y_test)
-    val_acc = trainer.evaluate(ds.X_val, ds.y_val)[1] if validation else None
+    with np.errstate(all="ignore"):
+        test_loss, test_acc = trainer.evaluate(ds.X_test, ds.y_test)
+        val_acc = trainer.evaluate(ds.X_val, ds.y_val)[1] if validation else None
     result: dict[str, Any] = {
         "dataset": ds.name,
+        "task": ds.task,
         "test_accuracy": test_acc,
         "test_loss": test_loss,
         "val_accuracy": val_acc,
         "epochs": len(history),
         "best_epoch": history.best_epoch,
+        "diverged": history.diverged,
         "diverged_epoch": history.diverged_epoch,
+        "interrupted_epoch": history.interrupted_epoch,
         "schedule": cfg.schedule,
         "final_lr": trainer.optimizer.lr,
         "train_seconds": seconds,
@@ -184,20 +229,55 @@ def cmd_train(args: argparse.Namespace) -> int:
         loss_curves(history, path=args.plot)
         result["plot"] = args.plot
     if args.save:
-        net.save(args.save)
+        net.save(args.save, preprocessor=ds.preprocessor, run_config=cfg)
         result["model"] = args.save
+    if args.checkpoint:
+        result["checkpoint"] = args.checkpoint
+    _report(args, result, history)
+    if history.diverged:
+        return 3
+    return 130 if history.interrupted_epoch is not None else 0
+
+
+def _report(args: argparse.Namespace, result: dict[str, Any], history) -> None:
     if args.json:
         print(json.dumps(result))
     else:
-        val = "" if val_acc is None else f" (val {val_acc:.4f})"
+        metric = (
+            f"test loss {result['test_loss']:.5g}"
+            if result["task"] == "regression"
+            else f"test accuracy {result['test_accuracy']:.4f}"
+        )
+        val = (
+            ""
+            if result["val_accuracy"] is None or result["task"] == "regression"
+            else (f" (val {result['val_accuracy']:.4f})")
+        )
         print(
-            f"test accuracy {test_acc:.4f}{val} after "
-            f"{result['epochs']} epochs, {seconds:.2f} s of training on {net.backend.name}"
+            f"{metric}{val} after {result['epochs']} epochs, "
+            f"{result['train_seconds']:.2f} s of training on {result['backend']}"
         )
         for key in ("plot", "model"):
             if key in result:
                 print(f"{key} saved to {result[key]}")
-    return 0
+    if history.diverged:
+        print(
+            f"xpnet train: training diverged at epoch {history.diverged_epoch} (loss "
+            f"{history.train_loss[-1]}); parameters of epoch {history.best_epoch or 0} kept; "
+            "try a smaller --lr or --clip norm",
+            file=sys.stderr,
+        )
+    elif history.interrupted_epoch is not None:
+        resume = (
+            f"resume with the same command plus --resume {args.checkpoint}"
+            if args.checkpoint
+            else "add --checkpoint FILE to be able to resume"
+        )
+        print(
+            f"xpnet train: interrupted after epoch {history.interrupted_epoch}; best parameters "
+            f"(epoch {history.best_epoch}) restored and outputs written; {resume}",
+            file=sys.stderr,
+        )
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -266,6 +346,12 @@ def make_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="versions, available backends and devices")
     info.add_argument("--json", action="store_true")
     info.set_defaults(func=cmd_info)
+    from .predict import add_predict_parser
+
+    add_predict_parser(sub)
+    from .export_onnx import add_export_parser
+
+    add_export_parser(sub)
     from .bench import add_bench_parser
 
     add_bench_parser(sub)
@@ -285,9 +371,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.func(args)
-    except (ValueError, TypeError, ImportError, FileNotFoundError) as exc:
+    except (ValueError, TypeError, ImportError, FileNotFoundError, MemoryError) as exc:
         print(f"xpnet {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"xpnet {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -10,19 +10,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .preprocess import Preprocessor
+from .tabular import Table, load_file
+
+__all__ = ["DATASETS", "Dataset", "Preprocessor", "Table", "load_dataset", "load_file", "split_table"]
+
 DATASETS = ("digits", "iris", "wine", "breast_cancer", "synthetic")
 
 
 def add_split_arguments(group) -> None:
     """``--dataset``, ``--val-size`` and ``--test-size`` on an argparse group (``train`` and ``tune`` share them)."""
-    group.add_argument("--dataset", default="digits", choices=DATASETS)
+    group.add_argument(
+        "--dataset", default="digits", choices=DATASETS, help="a bundled dataset (default digits)"
+    )
     group.add_argument("--val-size", type=float, default=0.1, help="validation fraction (default 0.1)")
     group.add_argument("--test-size", type=float, default=0.2, help="test fraction (default 0.2)")
 
 
 @dataclass
 class Dataset:
-    """Train/validation/test arrays (NumPy, float64 features, int64 labels)."""
+    """Train/validation/test arrays (NumPy, float64 features, int64 labels or float64 targets).
+
+    ``preprocessor`` holds the scaling fitted on the training split (already applied to the
+    arrays), the class labels, the feature names and the task: save it with the model.
+    """
 
     name: str
     X_train: np.ndarray
@@ -32,6 +43,11 @@ class Dataset:
     X_test: np.ndarray
     y_test: np.ndarray
     n_classes: int
+    preprocessor: Preprocessor | None = None
+
+    @property
+    def task(self) -> str:
+        return "classification" if self.preprocessor is None else self.preprocessor.task
 
     @property
     def n_features(self) -> int:
@@ -90,27 +106,43 @@ def load_dataset(
     ``test_size`` and ``val_size`` are fractions of the whole dataset; ``val_size=0``
     returns empty validation arrays.
     """
+    X, y = load_raw(name)
+    y = y.astype(np.int64)
+    table = Table(X.astype(np.float64), y, None, sorted(np.unique(y).tolist()), "classification", None)
+    return split_table(table, name, test_size, val_size, seed, scale)
+
+
+def split_table(
+    table: Table, name: str, test_size: float = 0.2, val_size: float = 0.15, seed: int = 0, scale: bool = True
+) -> Dataset:
+    """Split a :class:`Table` (from :func:`load_file`) into train/val/test and standardize features.
+
+    Classification splits are stratified; the scaling is fitted on the training part only and
+    kept, with the labels and feature names, in ``Dataset.preprocessor``.
+    """
     for arg, value in (("test_size", test_size), ("val_size", val_size)):
         if not 0.0 <= value < 1.0:
             raise ValueError(f"{arg}={value!r} must be a fraction in [0, 1)")
     if test_size + val_size >= 1.0:
         raise ValueError("test_size + val_size must leave some data for training")
-    X, y = load_raw(name)
-    X, y = X.astype(np.float64), y.astype(np.int64)
-    X_rest, X_test, y_rest, y_test = _split(X, y, test_size, seed)
-    X_train, X_val, y_train, y_val = _split(X_rest, y_rest, val_size / (1.0 - test_size), seed)
+    if table.y is None:
+        raise ValueError("the table has no target column to train on")
+    stratify = table.task == "classification"
+    X, y = table.X, table.y
+    X_rest, X_test, y_rest, y_test = _split(X, y, test_size, seed, stratify)
+    X_train, X_val, y_train, y_val = _split(X_rest, y_rest, val_size / (1.0 - test_size), seed, stratify)
     if scale:
-        from sklearn.preprocessing import StandardScaler
+        pre = Preprocessor.fit(X_train, table.classes, table.feature_names, table.task)
+        X_train, X_test = pre.transform(X_train), pre.transform(X_test)
+        X_val = pre.transform(X_val) if len(X_val) else X_val
+    else:
+        pre = Preprocessor(None, None, table.classes, table.feature_names, table.task)
+    return Dataset(name, X_train, y_train, X_val, y_val, X_test, y_test, table.n_classes, pre)
 
-        scaler = StandardScaler().fit(X_train)
-        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
-        X_val = scaler.transform(X_val) if len(X_val) else X_val
-    return Dataset(name, X_train, y_train, X_val, y_val, X_test, y_test, int(y.max()) + 1)
 
-
-def _split(X, y, fraction, seed):
+def _split(X, y, fraction, seed, stratify=True):
     if fraction == 0.0:
         return X, X[:0], y, y[:0]
     from sklearn.model_selection import train_test_split
 
-    return train_test_split(X, y, test_size=fraction, stratify=y, random_state=seed)
+    return train_test_split(X, y, test_size=fraction, stratify=y if stratify else None, random_state=seed)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the preprocessing and the run config beside the weights (1 still loads)
 _META_KEY = "__xpnet_meta__"
 
 
@@ -50,16 +50,37 @@ def read_npz(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, 
     return arrays, meta
 
 
-def save_model(path: str | os.PathLike, config: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-    """Write a model's architecture (``config``) and host arrays to ``path`` (``.npz``), atomically."""
-    atomic_savez(path, arrays, {"format": "xpnet.MLP", "version": FORMAT_VERSION, "config": config})
+def save_model(
+    path: str | os.PathLike,
+    config: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write a model's architecture (``config``), host arrays and ``extra`` JSON metadata to ``path``.
+
+    ``extra`` holds what a model needs besides weights (``preprocess``, ``run_config``).
+    """
+    meta = {"format": "xpnet.MLP", "version": FORMAT_VERSION, "config": config, **(extra or {})}
+    atomic_savez(path, arrays, meta)
 
 
-def read_model(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """``(config, arrays)`` of a model file written by :func:`save_model`."""
+def read_model(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, Any]]:
+    """``(config, arrays, meta)`` of a model file written by :func:`save_model` (``meta``: the whole header)."""
     arrays, meta = read_npz(path)
     if meta.get("format") != "xpnet.MLP":
         raise ValueError(f"{str(path)!r} holds {meta.get('format')!r}, not an xpnet.MLP")
     if meta.get("version", 0) > FORMAT_VERSION:
         raise ValueError(f"{str(path)!r} was written by a newer xpnet (format {meta['version']})")
-    return dict(meta["config"]), arrays
+    return dict(meta["config"]), arrays, meta
+
+
+def check_output_path(path: str | os.PathLike, option: str) -> None:
+    """Fail now, not after training, when ``path`` cannot be written: a folder, or no writable parent folder."""
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{option} {str(path)!r} is a directory; give a file name")
+    parent = p.absolute().parent
+    if not parent.is_dir():
+        raise ValueError(f"{option} {str(path)!r}: the folder {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {str(path)!r}: the folder {str(parent)!r} is not writable")

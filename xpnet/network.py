@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -12,6 +13,7 @@ from .initializers import INITIALIZERS, host_generator, initial_arrays
 from .io import read_model, save_model
 from .layers import BatchNorm, Dense, Pass, build_layers
 from .losses import check_pairing
+from .preprocess import Preprocessor
 from .validation import (
     check_choice,
     check_dropout,
@@ -71,6 +73,10 @@ class MLP:
             self.buffers.update(self._put_all(initial_arrays(layer.running_buffers(), self.init, host)))
         self.rng = self.backend.rng(0 if seed is None else seed, stream=1)  # dropout masks: key (seed, 1)
         self.step_buffers = self.backend.buffers()
+        # set by xpnet.load (or by hand): predict/predict_proba then take raw features and
+        # predict returns class labels; run_config is the RunConfig dict that trained the model
+        self.preprocessor: Preprocessor | None = None
+        self.run_config: dict | None = None
 
     # --- structure -------------------------------------------------------------------
     @property
@@ -235,23 +241,52 @@ class MLP:
         value, grads, _ = self.loss_and_grads(Xd, Yd, loss, masks=masks)
         return self.backend.item(value), grads
 
+    def _raw_input(self, X):
+        """``X`` scaled by the held :attr:`preprocessor` (raw features in), else as given."""
+        return X if self.preprocessor is None else self.preprocessor.transform(to_host(X, "X"))
+
     def predict_proba(self, X) -> Any:
-        """Evaluation-mode outputs as a NumPy array ``(n, n_outputs)``."""
-        return self.backend.to_numpy(self.forward(X))
+        """Evaluation-mode outputs as a NumPy array ``(n, n_outputs)`` (raw ``X`` when a preprocessor is held)."""
+        return self.backend.to_numpy(self.forward(self._raw_input(X)))
 
     def predict(self, X) -> Any:
-        """Class indices (argmax, or threshold 0.5 for one sigmoid unit) as NumPy; raw outputs for identity."""
-        out = self.forward(X)
+        """Class indices (argmax, or threshold 0.5 for one sigmoid unit) as NumPy; raw outputs for identity.
+
+        With a :attr:`preprocessor` (a loaded model file has one) ``X`` is raw features and the
+        result is class labels.
+        """
+        out = self.forward(self._raw_input(X))
         if self.output == "identity":
             return self.backend.to_numpy(out)
         if self.n_outputs == 1:
-            return self.backend.to_numpy(self.xp.astype(out[:, 0] >= 0.5, self.xp.int64))
-        return self.backend.to_numpy(self.xp.argmax(out, axis=1))
+            idx = self.backend.to_numpy(self.xp.astype(out[:, 0] >= 0.5, self.xp.int64))
+        else:
+            idx = self.backend.to_numpy(self.xp.argmax(out, axis=1))
+        return idx if self.preprocessor is None else self.preprocessor.labels(idx)
 
-    def save(self, path) -> None:
-        """Write architecture and parameters to an ``.npz`` file, atomically."""
+    def save(self, path, preprocessor: Preprocessor | None = None, run_config: Any = None) -> None:
+        """Write architecture, parameters and what predicting on raw data needs to an ``.npz``, atomically.
+
+        ``preprocessor`` (default: the one held, e.g. ``Dataset.preprocessor``) and ``run_config``
+        (a :class:`~xpnet.RunConfig` or its dict) are stored beside the weights, as JSON and arrays.
+        """
         host = {k: self.backend.to_numpy(v) for k, v in self.state_dict(copy=False).items()}
-        save_model(path, self.config(), host)
+        pre = preprocessor if preprocessor is not None else self.preprocessor
+        run = run_config if run_config is not None else self.run_config
+        extra: dict[str, Any] = {
+            "run_config": run.to_dict() if hasattr(run, "to_dict") else run,
+            "preprocess": None,
+        }
+        if pre is not None:
+            extra["preprocess"], arrays = pre.to_meta()
+            host.update(arrays)
+        save_model(path, self.config(), host, extra)
+
+    def to_torch(self):
+        """This network as a ``torch.nn.Sequential`` with identical outputs (see :mod:`xpnet.convert`)."""
+        from .convert import to_torch
+
+        return to_torch(self)
 
     def summary(self) -> str:
         """A table of layers, shapes and parameter counts: one row per dense layer and what follows it."""
@@ -277,10 +312,36 @@ class MLP:
 
 
 def load(path, backend: str | Backend = "numpy", device: Any = None, dtype: Any = None) -> MLP:
-    """Load a model saved by :meth:`MLP.save` onto ``backend`` (any backend, any device)."""
-    config, arrays = read_model(path)
+    """Load a model saved by :meth:`MLP.save` onto ``backend`` (any backend, any device).
+
+    The loaded network holds the saved preprocessing, so ``predict`` takes raw features. A file
+    without preprocessing (written before it was stored) loads with a warning saying so.
+    """
+    config, arrays, meta = read_model(path)
     if dtype is not None:
         config["dtype"] = dtype
     net = MLP(**config, backend=backend, device=device)
-    net.load_state_dict(arrays)
+    net.load_state_dict({k: v for k, v in arrays.items() if not k.startswith("preprocess/")})
+    if meta.get("preprocess") is not None:
+        net.preprocessor = Preprocessor.from_meta(meta["preprocess"], arrays)
+    elif "preprocess" not in meta:
+        warnings.warn(
+            f"{str(path)!r} carries no preprocessing (saved by an older xpnet): predict() expects "
+            "features scaled as in training, and returns class indices",
+            UserWarning,
+            stacklevel=2,
+        )
+    net.run_config = meta.get("run_config")
+    return net
+
+
+def from_torch(module, backend: str | Backend = "numpy", device: Any = None, dtype: Any = None) -> MLP:
+    """An :class:`MLP` with the layers and weights of a ``torch.nn.Sequential`` (see :mod:`xpnet.convert`)."""
+    from .convert import torch_parts
+
+    kwargs, state = torch_parts(module)
+    if dtype is not None:
+        kwargs["dtype"] = dtype
+    net = MLP(**kwargs, backend=backend, device=device)
+    net.load_state_dict(state)
     return net

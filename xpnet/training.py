@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .callbacks import Callback, Checkpoint, LogEvery, ProgressBar
+from .callbacks import Callback, Checkpoint, DeferredInterrupt, LogEvery, ProgressBar
 from .checkpoint import load_checkpoint
 from .clipping import check_clip
 from .losses import check_pairing
@@ -105,6 +105,7 @@ class History:
     best_epoch: int | None = None
     stopped_epoch: int | None = None
     diverged_epoch: int | None = None
+    interrupted_epoch: int | None = None  # Ctrl-C stopped the run after this many epochs
 
     def __len__(self) -> int:
         return len(self.epoch)
@@ -237,7 +238,10 @@ class Trainer:
 
         Early stopping and the best-parameter snapshot monitor the validation loss when
         ``validation_data`` is given, else the training loss. A NaN/inf loss stops the run
-        with a :class:`DivergenceWarning` and restores the best parameters seen.
+        with a :class:`DivergenceWarning` and restores the best parameters seen. Ctrl-C (SIGINT)
+        stops the run after the current epoch (a second one at once): the checkpoint is written,
+        the best parameters are restored, the end hooks run and the history comes back with
+        ``interrupted_epoch`` set.
         ``checkpoint`` (a path) is written atomically every ``checkpoint_every`` epochs and
         at the run's last epoch; ``resume_from`` continues the run saved there (same data and
         settings), ending exactly where an uninterrupted run would (see :mod:`xpnet.checkpoint`).
@@ -248,20 +252,31 @@ class Trainer:
         stopper = self.stopper = early_stopping or EarlyStopping(patience=None, restore_best=False)
         stopper.reset(self.net)
         history, first = self._resume(resume_from, epochs, stopper, cbs)
-        for epoch in range(first, epochs + 1):
-            monitored = self._run_epoch(epoch, data, history)
-            if not math.isfinite(monitored):
-                self._restore(history, f"training diverged at epoch {epoch} (loss {history.train_loss[-1]})")
-                break
-            stop = stopper.update(monitored, epoch, self.net)
-            history.best_epoch = stopper.best_epoch
-            if self.schedule is not None:
-                self.schedule.step(monitored)
-            history.stopped_epoch = epoch if stop else None
-            for cb in cbs:
-                cb.on_epoch_end(self, history, stop)
-            if stop:
-                break
+        try:
+            with DeferredInterrupt() as interrupt:
+                for epoch in range(first, epochs + 1):
+                    monitored = self._run_epoch(epoch, data, history)
+                    if not math.isfinite(monitored):
+                        why = f"training diverged at epoch {epoch} (loss {history.train_loss[-1]})"
+                        self._restore(history, why)
+                        break
+                    stop = stopper.update(monitored, epoch, self.net)
+                    history.best_epoch = stopper.best_epoch
+                    if self.schedule is not None:
+                        self.schedule.step(monitored)
+                    history.stopped_epoch = epoch if stop else None
+                    for cb in cbs:
+                        cb.on_epoch_end(self, history, stop)
+                    if stop:
+                        break
+                    if interrupt.requested:  # Ctrl-C: the epoch is complete, so a checkpoint resumes exactly
+                        for cb in cbs:
+                            cb.on_interrupt(self, history)
+                        history.interrupted_epoch = epoch
+                        break
+        except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread: mid-epoch
+            history.interrupted_epoch = len(history)
+            # the last completed epoch's checkpoint (if any) is kept; the partial epoch is dropped
         self._finish(history, stopper)
         for cb in cbs:
             cb.on_train_end(self, history)
@@ -346,7 +361,7 @@ class Trainer:
     def _finish(self, history: History, stopper: EarlyStopping) -> None:
         if history.diverged_epoch is not None:
             return
-        if stopper.restore_best:
+        if stopper.restore_best or history.interrupted_epoch is not None:
             self.net.load_state_dict(stopper.best_state)
         elif not _all_finite(self.net):
             self._restore(history, "parameters became non-finite in the last epoch")
