@@ -95,3 +95,52 @@ def test_readme_test_command_is_what_ci_runs():
     steps = [line for line in ci.splitlines() if line and not line.startswith(("#", "set ", "cd "))]
     assert "set -euo pipefail" in ci  # any failing step fails CI
     assert steps == [*install, ".venv/bin/ruff check .", ".venv/bin/ruff format --check .", tests]
+
+
+def test_output_paths_checked_before_training(tmp_path, capsys):
+    keep = tmp_path / "keep.npz"
+    rc = main(["train", "--save", str(keep), "--plot", str(tmp_path / "nonexist" / "x.png"), "--epochs", "1"])
+    err = capsys.readouterr()
+    assert rc == 2 and "does not exist" in err.err and "--plot" in err.err
+    assert "MLP on" not in err.out  # refused before the network was built or trained
+    rc = main(["train", "--checkpoint", str(tmp_path), "--epochs", "1"])
+    assert rc == 2 and "is a directory" in capsys.readouterr().err
+
+
+def test_diverged_run_one_line_nonzero_exit_no_runtime_warning(capfd):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # a NumPy RuntimeWarning would fail the run
+        rc = main(["train", "--optimizer", "sgd", "--lr", "100", "--epochs", "5", "--json"])
+    out, err = capfd.readouterr()
+    assert rc == 3
+    result = json.loads(out)
+    assert result["diverged"] is True and result["diverged_epoch"] == 1
+    assert err.strip().count("\n") == 0 and "training diverged at epoch 1" in err
+    assert "RuntimeWarning" not in err
+
+
+def test_train_on_a_csv_regression_and_flag_errors(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    lines = [f"{a:.6f},{b:.6f},{2 * a - b + 0.5:.6f}" for a, b in X]
+    (tmp_path / "r.csv").write_text("a,b,out\n" + "\n".join(lines) + "\n")
+    rc = main(
+        [
+            "train",
+            "--data",
+            str(tmp_path / "r.csv"),
+            "--epochs",
+            "40",
+            "--json",
+            "--save",
+            str(tmp_path / "r.npz"),
+        ]
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert rc == 0 and result["task"] == "regression" and result["test_loss"] < 0.2
+    net = xpnet.load(tmp_path / "r.npz")
+    assert net.output == "identity" and net.preprocessor.task == "regression"
+    assert main(["train", "--target", "out"]) == 2
+    assert "--target and --task apply to --data FILE" in capsys.readouterr().err
