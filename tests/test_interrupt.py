@@ -112,3 +112,49 @@ def _raw_test(ds):
     X_raw, _ = load_raw("digits")
     index = {row.tobytes(): i for i, row in enumerate(ds.preprocessor.transform(X_raw))}
     return X_raw[[index[row.tobytes()] for row in ds.X_test]].astype(np.float64)
+
+
+def test_xpnet_train_interrupted_then_resumed_ends_where_an_uninterrupted_run_does(tmp_path, capsys):
+    import threading
+
+    from xpnet.cli import main
+
+    ckpt = tmp_path / "ck.npz"
+    base = [
+        "-q",
+        "train",
+        "--hidden",
+        "32",
+        "--batch-size",
+        "128",
+        "--epochs",
+        "120",
+        "--patience",
+        "0",
+        "--json",
+        "--checkpoint",
+        str(ckpt),
+        "--checkpoint-every",
+        "3",
+    ]
+
+    def ctrl_c_once_checkpointed():
+        deadline = time.monotonic() + 60
+        while not ckpt.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=ctrl_c_once_checkpointed, daemon=True).start()
+    assert main([*base, "--save", str(tmp_path / "best.npz")]) == 130
+    first = json.loads(capsys.readouterr().out)
+    assert 3 <= first["interrupted_epoch"] < 120, first
+    assert xpnet.load(tmp_path / "best.npz").n_features == 64  # a loadable best model
+    assert main([*base, "--resume", str(ckpt), "--save", str(tmp_path / "resumed.npz")]) == 0
+    resumed = json.loads(capsys.readouterr().out)
+    assert main([*base[:-4], "--save", str(tmp_path / "straight.npz")]) == 0
+    straight = json.loads(capsys.readouterr().out)
+    assert resumed["epochs"] == straight["epochs"] == 120
+    assert resumed["test_accuracy"] == straight["test_accuracy"]
+    a, b = xpnet.load(tmp_path / "resumed.npz"), xpnet.load(tmp_path / "straight.npz")
+    for key, value in a.state_dict().items():
+        np.testing.assert_array_equal(np.asarray(value), np.asarray(b.state_dict()[key]))
