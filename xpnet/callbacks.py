@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import signal
+import sys
 import threading
 
 from tqdm.auto import tqdm
@@ -20,6 +21,24 @@ from tqdm.auto import tqdm
 from .checkpoint import save_checkpoint
 
 logger = logging.getLogger("xpnet")
+
+
+def say(line: str) -> None:
+    """An info line: through ``logging`` where it is configured, else on stderr (beside any progress bar)."""
+    if logger.hasHandlers():
+        logger.info(line)
+    else:  # Python without logging set up: log_every still prints
+        tqdm.write(line, file=sys.stderr)
+
+
+class TqdmHandler(logging.StreamHandler):
+    """A logging handler writing through ``tqdm.write``, so log lines do not break a progress bar."""
+
+    def emit(self, record):
+        try:
+            tqdm.write(self.format(record), file=self.stream)
+        except Exception:  # noqa: BLE001 - logging must not raise
+            self.handleError(record)
 
 
 class Callback:
@@ -44,11 +63,11 @@ class LogEvery(Callback):
     def on_epoch_end(self, trainer, history, stopping):
         epoch = history.epoch[-1]
         if epoch % self.every == 0 or epoch == 1:
-            logger.info(log_line(history, -1, self.epochs))
+            say(log_line(history, -1, self.epochs))
 
     def on_train_end(self, trainer, history):
         if history.stopped_epoch is not None and not history.diverged:
-            logger.info(f"early stopping at epoch {history.stopped_epoch}; best epoch {history.best_epoch}")
+            say(f"early stopping at epoch {history.stopped_epoch}; best epoch {history.best_epoch}")
 
 
 class ProgressBar(Callback):

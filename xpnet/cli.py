@@ -364,10 +364,12 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = _apply_config(parser, sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(
+    from .callbacks import TqdmHandler
+
+    logging.basicConfig(  # through tqdm.write: log lines and a --progress bar share the terminal
         level=logging.WARNING if args.quiet or getattr(args, "json", False) else logging.INFO,
         format="%(message)s",
-        stream=sys.stderr,
+        handlers=[TqdmHandler(sys.stderr)],
     )
     try:
         return args.func(args)
