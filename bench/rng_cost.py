@@ -34,13 +34,11 @@ class LegacyRNG:
         return (self.gen.random(shape, dtype=dtype) < keep).astype(dtype)
 
 
-def best(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+def seconds(fn):
+    """Wall-clock seconds of one call of ``fn``."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def side_by_side(label, make_fn, repeats):
@@ -51,7 +49,7 @@ def side_by_side(label, make_fn, repeats):
     res = {kind: [] for kind in fns}
     for _ in range(repeats):
         for kind, fn in fns.items():
-            res[kind].append(best(fn, 1))
+            res[kind].append(seconds(fn))
     old, new = min(res["old"]), min(res["new"])
     print(f"{label:<46} old {old * 1e3:9.3f} ms   new {new * 1e3:9.3f} ms   new/old {new / old:6.3f}")
     return old, new
