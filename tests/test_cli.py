@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import xpnet
 from xpnet.cli import main
@@ -144,3 +145,13 @@ def test_train_on_a_csv_regression_and_flag_errors(tmp_path, capsys):
     assert net.output == "identity" and net.preprocessor.task == "regression"
     assert main(["train", "--target", "out"]) == 2
     assert "--target and --task apply to --data FILE" in capsys.readouterr().err
+
+
+def test_blas_threads_limited_for_small_numpy_networks():
+    from xpnet.train_cli import train_threads
+
+    small, big = xpnet.MLP([64, 128, 10]), xpnet.MLP([1024, 1024, 10])
+    assert train_threads(None, small) == 1 and train_threads(None, big) is None
+    assert train_threads(0, small) is None and train_threads(3, small) == 3
+    with pytest.raises(ValueError, match="--threads must be >= 0"):
+        train_threads(-1, small)

@@ -8,8 +8,6 @@ import logging
 import platform
 import sys
 import time
-import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,6 +22,7 @@ from .io import check_output_path
 from .losses import LOSSES
 from .optim import OPTIMIZERS
 from .schedules import SCHEDULES
+from .train_cli import fit_quietly, report, train_threads, training_data
 
 D = RunConfig()  # the one set of run defaults; the options below show them
 
@@ -132,6 +131,12 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     g.add_argument("--backend", default=D.backend, choices=BACKENDS)
     g.add_argument("--device", default=D.device, help="e.g. cuda:0 (default: the backend's default)")
     g.add_argument("--dtype", default=D.dtype, choices=("float32", "float64"))
+    g.add_argument(
+        "--threads",
+        type=int,
+        help="BLAS threads (default: 1 for a small network on numpy, where one thread is fastest; "
+        "0: the library's default)",
+    )
     g = p.add_argument_group("output")
     g.add_argument("--log-every", type=int, default=10, help="log a line every N epochs (0: never)")
     g.add_argument("--progress", action="store_true", help="show a tqdm progress bar")
@@ -150,48 +155,15 @@ def run_config(args: argparse.Namespace) -> RunConfig:
     return RunConfig.from_dict({name: getattr(args, name) for name in RUN_FIELDS if hasattr(args, name)})
 
 
-def _training_data(args: argparse.Namespace, seed: int):
-    from .data import load_dataset, load_file, split_table
-
-    if args.data is None:
-        if args.target is not None or args.task is not None:
-            raise ValueError("--target and --task apply to --data FILE")
-        return load_dataset(args.dataset, test_size=args.test_size, val_size=args.val_size, seed=seed)
-    table = load_file(args.data, target=args.target, task=args.task)
-    return split_table(table, Path(args.data).name, args.test_size, args.val_size, seed)
-
-
-def _fit(trainer, stopping, ds, cfg: RunConfig, args: argparse.Namespace):
-    """Train, keeping NumPy's RuntimeWarnings (overflow in a diverging run) from the user."""
-    validation = (ds.X_val, ds.y_val) if len(ds.y_val) else None
-    with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
-        warnings.simplefilter("always")
-        history = trainer.fit(
-            ds.X_train,
-            ds.y_train,
-            validation_data=validation,
-            epochs=cfg.epochs,
-            early_stopping=stopping,
-            log_every=args.log_every,
-            progress=args.progress,
-            checkpoint=args.checkpoint,
-            checkpoint_every=args.checkpoint_every,
-            resume_from=args.resume,
-        )
-    for w in caught:  # the divergence is reported by one line of our own; others pass through
-        if not issubclass(w.category, RuntimeWarning):
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
-    return history, validation
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from .plotting import loss_curves
+    from .tune.workers import blas_threads
 
     cfg = run_config(args)
     for option in ("save", "plot", "checkpoint"):
         if getattr(args, option):
             check_output_path(getattr(args, option), f"--{option}")
-    ds = _training_data(args, cfg.seed)
+    ds = training_data(args, cfg.seed)
     if ds.task == "regression" and cfg.output != "identity":
         cfg = cfg.replace(output="identity", loss="mse")
     net, trainer, stopping = cfg.build(ds.n_features, cfg.n_outputs(ds.n_classes))
@@ -199,7 +171,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(net.summary())
         print(f"{ds!r}; optimizer {trainer.optimizer!r}; schedule {trainer.schedule or 'constant'!r}")
     start = time.perf_counter()
-    history, validation = _fit(trainer, stopping, ds, cfg, args)
+    with blas_threads(train_threads(args.threads, net)):
+        history, validation = fit_quietly(trainer, stopping, ds, cfg, args)
     seconds = time.perf_counter() - start
     with np.errstate(all="ignore"):
         test_loss, test_acc = trainer.evaluate(ds.X_test, ds.y_test)
@@ -233,51 +206,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         result["model"] = args.save
     if args.checkpoint:
         result["checkpoint"] = args.checkpoint
-    _report(args, result, history)
+    report(args, result, history)
     if history.diverged:
         return 3
     return 130 if history.interrupted_epoch is not None else 0
-
-
-def _report(args: argparse.Namespace, result: dict[str, Any], history) -> None:
-    if args.json:
-        print(json.dumps(result))
-    else:
-        metric = (
-            f"test loss {result['test_loss']:.5g}"
-            if result["task"] == "regression"
-            else f"test accuracy {result['test_accuracy']:.4f}"
-        )
-        val = (
-            ""
-            if result["val_accuracy"] is None or result["task"] == "regression"
-            else (f" (val {result['val_accuracy']:.4f})")
-        )
-        print(
-            f"{metric}{val} after {result['epochs']} epochs, "
-            f"{result['train_seconds']:.2f} s of training on {result['backend']}"
-        )
-        for key in ("plot", "model"):
-            if key in result:
-                print(f"{key} saved to {result[key]}")
-    if history.diverged:
-        print(
-            f"xpnet train: training diverged at epoch {history.diverged_epoch} (loss "
-            f"{history.train_loss[-1]}); parameters of epoch {history.best_epoch or 0} kept; "
-            "try a smaller --lr or --clip norm",
-            file=sys.stderr,
-        )
-    elif history.interrupted_epoch is not None:
-        resume = (
-            f"resume with the same command plus --resume {args.checkpoint}"
-            if args.checkpoint
-            else "add --checkpoint FILE to be able to resume"
-        )
-        print(
-            f"xpnet train: interrupted after epoch {history.interrupted_epoch}; best parameters "
-            f"(epoch {history.best_epoch}) restored and outputs written; {resume}",
-            file=sys.stderr,
-        )
 
 
 def cmd_info(args: argparse.Namespace) -> int:
