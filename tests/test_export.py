@@ -164,3 +164,30 @@ def test_from_torch_rejects_other_modules():
         xpnet.from_torch(torch.nn.Linear(2, 2))
     with pytest.raises(ValueError, match="cannot convert"):
         xpnet.from_torch(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.GELU(), torch.nn.Linear(3, 2)))
+
+
+def test_predict_on_another_backend(trained, tmp_path):
+    pytest.importorskip("torch", reason="torch is not installed")
+    d, _, _ = trained
+    outs = {}
+    for backend in ("numpy", "torch"):
+        out = tmp_path / f"{backend}.csv"
+        assert (
+            main(
+                [
+                    "predict",
+                    str(d / "model.npz"),
+                    str(d / "new.csv"),
+                    "--backend",
+                    backend,
+                    "--proba",
+                    "--out",
+                    str(out),
+                    "--batch-size",
+                    "16",
+                ]
+            )
+            == 0
+        )
+        outs[backend] = np.loadtxt(out, delimiter=",", skiprows=1)
+    np.testing.assert_allclose(outs["torch"], outs["numpy"], atol=1e-6)
