@@ -230,4 +230,4 @@ def encode_target(column, task: str | None):
         raw if values is None else values.astype(np.int64) if np.all(values == np.round(values)) else values
     )
     classes, y = np.unique(labels, return_inverse=True)
-    return y.astype(np.int64).reshape(-1), [c.item() for c in classes], task
+    return y.astype(np.int64).reshape(-1), [c.item() if hasattr(c, "item") else c for c in classes], task
