@@ -66,25 +66,8 @@ def test_second_sigint_stops_at_once(tmp_path):
 
 def test_ctrl_c_in_xpnet_train_writes_outputs_and_exits_130(tmp_path):
     ckpt, model, plot = tmp_path / "ck.npz", tmp_path / "best.npz", tmp_path / "loss.png"
-    cmd = [
-        sys.executable,
-        "-m",
-        "xpnet.cli",
-        "train",
-        "--epochs",
-        "5000",
-        "--patience",
-        "0",
-        "--json",
-        "--checkpoint",
-        str(ckpt),
-        "--checkpoint-every",
-        "2",
-        "--save",
-        str(model),
-        "--plot",
-        str(plot),
-    ]
+    cmd = [sys.executable, "-m", "xpnet.cli", *"train --epochs 5000 --patience 0 --json".split()]
+    cmd += ["--checkpoint", str(ckpt), "--checkpoint-every", "2", "--save", str(model), "--plot", str(plot)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not ckpt.exists() and time.monotonic() < deadline and proc.poll() is None:
@@ -120,23 +103,8 @@ def test_xpnet_train_interrupted_then_resumed_ends_where_an_uninterrupted_run_do
     from xpnet.cli import main
 
     ckpt = tmp_path / "ck.npz"
-    base = [
-        "-q",
-        "train",
-        "--hidden",
-        "32",
-        "--batch-size",
-        "128",
-        "--epochs",
-        "120",
-        "--patience",
-        "0",
-        "--json",
-        "--checkpoint",
-        str(ckpt),
-        "--checkpoint-every",
-        "3",
-    ]
+    base = "-q train --hidden 32 --batch-size 128 --epochs 120 --patience 0 --json".split()
+    base += ["--checkpoint", str(ckpt), "--checkpoint-every", "3"]
 
     def ctrl_c_once_checkpointed():
         deadline = time.monotonic() + 60
