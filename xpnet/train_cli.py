@@ -30,17 +30,9 @@ def fit_quietly(trainer, stopping, ds, cfg: RunConfig, args: argparse.Namespace)
     validation = (ds.X_val, ds.y_val) if len(ds.y_val) else None
     with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
         warnings.simplefilter("always")
+        options = {k: getattr(args, k) for k in ("log_every", "progress", "checkpoint", "checkpoint_every")}
         history = trainer.fit(
-            ds.X_train,
-            ds.y_train,
-            validation_data=validation,
-            epochs=cfg.epochs,
-            early_stopping=stopping,
-            log_every=args.log_every,
-            progress=args.progress,
-            checkpoint=args.checkpoint,
-            checkpoint_every=args.checkpoint_every,
-            resume_from=args.resume,
+            ds.X_train, ds.y_train, validation, cfg.epochs, stopping, resume_from=args.resume, **options
         )
     for w in caught:  # the divergence is reported by one line of our own; others pass through
         if not issubclass(w.category, RuntimeWarning):
