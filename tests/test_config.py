@@ -20,7 +20,7 @@ from xpnet.schedules import CosineAnnealingLR, ExponentialLR, ReduceLROnPlateau,
 # The options of `xpnet train` that are not settings of the run itself (data, output, files).
 NOT_RUN_OPTIONS = {
     "config", "dataset", "val_size", "test_size", "log_every", "progress", "plot", "save",
-    "checkpoint", "checkpoint_every", "resume", "json", "func",
+    "checkpoint", "checkpoint_every", "resume", "json", "func", "data", "target", "task", "threads",
 }  # fmt: skip
 NO_FLAG_FIELDS = {"shuffle", "track_grad_norm", "restore_best", "track_min"}  # set in code or a config file
 
@@ -337,7 +337,10 @@ def test_estimator_parameters_map_to_a_run_config():
     from xpnet.sklearn import XPNetClassifier
     from xpnet.sklearn_params import batch_size_for, estimator_config
 
-    cfg = estimator_config(XPNetClassifier(learning_rate="cosine", clip=("value", 0.5), early_stopping=True))
+    est = XPNetClassifier(
+        learning_rate="cosine", learning_rate_init=2e-3, clip=("value", 0.5), early_stopping=True
+    )
+    cfg = estimator_config(est)
     assert cfg.hidden == (100,) and cfg.lr == 2e-3 and cfg.epochs == 200 and cfg.schedule == "cosine"
     assert cfg.resolved_warmup() == 0 and cfg.patience == 10 and cfg.min_delta == 1e-4
     assert (cfg.clip, cfg.clip_value) == ("value", 0.5)

@@ -1,341 +1,320 @@
-"""scikit-learn estimators: ``XPNetClassifier`` and ``XPNetRegressor``.
+"""scikit-learn estimators: ``XPNetClassifier`` and ``XPNetRegressor``, drop-ins for ``MLPClassifier``/``MLPRegressor``.
 
-Drop-in companions of ``MLPClassifier``/``MLPRegressor`` (same parameter names where the idea
-is the same) that add what they lack: any xpnet backend (``backend="cupy"`` trains on a GPU),
-dropout, batch norm, gradient clipping and torch-style optimizers. Input is validated on the
-host with ``sklearn.utils.validation``; each ``fit`` moves the data to the device once and
-trains with one :class:`xpnet.Trainer`; results are always NumPy arrays.
+Change the import and keep every argument and fitted attribute::
+
+    from xpnet import XPNetClassifier as MLPClassifier   # was: from sklearn.neural_network import ...
+
+With xpnet's extras at their defaults the estimators run scikit-learn's own algorithm
+(:mod:`xpnet.sklearn_mlp`: same initial weights from ``random_state``, same losses,
+``alpha``, solvers ``sgd``/``adam``/``lbfgs``, stopping rule, attributes), on any xpnet backend
+(``backend="cupy"`` trains on a GPU). Switching an extra on (``optimizer``, ``dropout``,
+``batch_norm``, ``clip``, ``weight_decay``, ``init``, an xpnet ``learning_rate`` schedule such
+as ``"cosine"``) trains with an :class:`xpnet.Trainer` instead (:mod:`xpnet.sklearn_trainer`).
 """
 
 from __future__ import annotations
 
-import math
-import warnings
+from numbers import Real
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
-from .config import RunConfig
-from .network import MLP
-from .sklearn_params import batch_size_for, estimator_config
-from .training import Trainer
-
-PREDICT_BLOCK = 256  # rows per forward pass at prediction time (see ``_forward``)
-_FLOATS = (np.float64, np.float32)
+from .backend import BACKENDS
+from .initializers import INITIALIZERS
+from .optim import OPTIMIZERS
+from .schedules import SCHEDULES
+from .sklearn_mlp import SklearnMLPMixin
+from .sklearn_trainer import TrainerClassifier, TrainerRegressor
 
 __all__ = ["XPNetClassifier", "XPNetRegressor"]
 
+_SKLEARN_SCHEDULES = {"constant", "invscaling", "adaptive"}
+# xpnet's extras: each default leaves scikit-learn's algorithm untouched.
+_EXTRAS: dict[str, Any] = {
+    "backend": "numpy",
+    "device": None,
+    "dtype": None,
+    "optimizer": None,
+    "dropout": 0.0,
+    "batch_norm": False,
+    "clip": None,
+    "weight_decay": 0.0,
+    "init": None,
+}
+_EXTRA_CONSTRAINTS = {
+    "backend": [StrOptions(set(BACKENDS))],
+    "device": "no_validation",
+    "dtype": "no_validation",  # a TypeError naming dtype, in _fit
+    "optimizer": [None, StrOptions(set(OPTIMIZERS))],
+    "dropout": [Interval(Real, 0, 1, closed="left")],
+    "batch_norm": ["boolean"],
+    "clip": "no_validation",  # checked by xpnet.clipping.check_clip on the Trainer path
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "init": [None, StrOptions(set(INITIALIZERS))],
+    "learning_rate": [StrOptions(_SKLEARN_SCHEDULES | set(SCHEDULES))],
+    "batch_size": [None, *MLPClassifier._parameter_constraints["batch_size"]],  # None: full batch (xpnet)
+}
+_TRAINER_ATTRS = (
+    "classes_", "n_outputs_", "out_activation_", "loss_curve_", "loss_", "best_loss_", "n_iter_", "t_",
+    "validation_scores_", "best_validation_score_",
+)  # fmt: skip
 
-class _XPNetBase(BaseEstimator):
-    """Parameters, validation and the training loop shared by both estimators."""
 
-    _loss: str = "mse"
-    _y_numeric: bool = False
+class _XPNetBase(SklearnMLPMixin, BaseEstimator):
+    """What both estimators share: the extras, the two training paths, fitting and scoring."""
 
-    def __init__(
-        self,
-        hidden_layer_sizes: tuple[int, ...] | int = (100,),
-        activation: str = "relu",
-        *,
-        init: str = "he_normal",
-        dropout: float = 0.2,
-        batch_norm: bool = False,
-        optimizer: str = "adam",
-        learning_rate_init: float = 2e-3,
-        learning_rate: str = "constant",
-        momentum: float = 0.9,
-        weight_decay: float = 0.0,
-        batch_size: int | str | None = "auto",
-        max_iter: int = 200,
-        shuffle: bool = True,
-        tol: float = 1e-4,
-        n_iter_no_change: int = 10,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        clip: tuple[str, float] | None = None,
-        backend: str = "numpy",
-        device: Any = None,
-        dtype: str = "float32",
-        random_state: Any = None,
-        warm_start: bool = False,
-        verbose: bool = False,
-    ):
-        # scikit-learn convention: store parameters untouched; validation happens in fit.
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.init = init
-        self.dropout = dropout
-        self.batch_norm = batch_norm
-        self.optimizer = optimizer
-        self.learning_rate_init = learning_rate_init
-        self.learning_rate = learning_rate
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.clip = clip
-        self.backend = backend
-        self.device = device
-        self.dtype = dtype
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
+    def _store_init_args(self, args: dict[str, Any]) -> None:
+        """scikit-learn's convention: every ``__init__`` argument stored untouched, under its name."""
+        for name, value in args.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
 
-    # Each estimator defines _output() (the output activation), _loss, _encode_y(y, first, classes)
-    # (targets as the Trainer takes them; sets the target attributes on the first fit) and
-    # _validation_score(history, y_val) (the per-epoch validation_scores_).
-
-    def _new_model(self, n_features: int, n_outputs: int, config: RunConfig, seed: int) -> MLP:
-        return config.replace(output=self._output(), seed=seed).build_network(n_features, n_outputs)
-
-    def _new_trainer(self, n: int, config: RunConfig, seed: int, optimizer=None) -> Trainer:
-        """A trainer for ``model_``; ``optimizer`` (with its state) carries over from earlier fits."""
-        config = config.replace(
-            loss=self._loss, seed=seed, batch_size=batch_size_for(self.batch_size, n) or 0
+    def _uses_trainer(self) -> bool:
+        """Whether an xpnet extra that scikit-learn's algorithm lacks is switched on."""
+        return (
+            self.optimizer is not None
+            or self.dropout != 0.0
+            or bool(self.batch_norm)
+            or self.clip is not None
+            or self.weight_decay != 0.0
+            or self.init is not None
+            or self.learning_rate not in _SKLEARN_SCHEDULES
         )
-        return config.build_trainer(self.model_, optimizer)
 
-    def _fit(self, X, y, incremental: bool, classes=None):
-        config = estimator_config(self)  # bad parameters fail here, named as the estimator's
-        first = not (incremental or self.warm_start) or not hasattr(self, "model_")
-        if incremental and first and classes is None and self._needs_classes():
-            raise ValueError(
-                "classes must be passed on the first call to partial_fit (all labels y may hold)"
+    def _check_solver(self) -> bool:
+        if self.solver not in ("sgd", "adam") and self.optimizer is None:
+            raise AttributeError(
+                f"partial_fit is only available for stochastic optimizers. {self.solver} is not stochastic."
             )
+        return True
+
+    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
+        if self.dtype not in (None, "float32", "float64"):
+            raise TypeError(f"dtype={self.dtype!r}: choose None (follow X), 'float32' or 'float64'")
+        if self._uses_trainer():
+            return self._trainer_fit(X, y, sample_weight, incremental, classes)
+        self._trainer_fitted = False
+        first = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, y = self._validate_input(X, y, incremental, reset=first)
+        if self.dtype is not None:
+            X = X.astype(self.dtype, copy=False)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        y = y.reshape((-1, 1)) if y.ndim == 1 else y
+        self._random_state = check_random_state(self.random_state)
+        return self._engine_fit(X, y, sample_weight, incremental)
+
+    # --- the xpnet Trainer path ---------------------------------------------------------
+    def _trainer_params(self, dtype) -> dict[str, Any]:
+        solver_opt = (
+            "adam" if self.solver == "adam" else ("nesterov" if self.nesterovs_momentum else "momentum")
+        )
+        activation = {"logistic": "sigmoid"}.get(self.activation, self.activation)
+        return dict(
+            hidden_layer_sizes=self.hidden_layer_sizes, activation=activation,
+            init=self.init or "glorot_uniform", dropout=self.dropout, batch_norm=self.batch_norm,
+            optimizer=self.optimizer or solver_opt, learning_rate_init=self.learning_rate_init,
+            learning_rate="constant" if self.learning_rate in _SKLEARN_SCHEDULES else self.learning_rate,
+            momentum=self.momentum, weight_decay=self.weight_decay, batch_size=self.batch_size,
+            max_iter=self.max_iter, shuffle=self.shuffle, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+            early_stopping=self.early_stopping, validation_fraction=self.validation_fraction, clip=self.clip,
+            backend=self.backend, device=self.device, dtype=self.dtype or str(dtype),
+            random_state=self.random_state, warm_start=self.warm_start, verbose=self.verbose,
+        )  # fmt: skip
+
+    def _trainer_fit(self, X, y, sample_weight, incremental: bool, classes):
+        est = getattr(self, "_trainer_est", None)
+        first = not hasattr(est, "model_") or (not self.warm_start and not incremental)
         X, y = validate_data(
-            self, X, y, reset=first, dtype=_FLOATS, multi_output=True, y_numeric=self._y_numeric
+            self,
+            X,
+            y,
+            reset=first,
+            accept_sparse=["csr", "csc"],
+            dtype=(np.float64, np.float32),
+            multi_output=True,
         )
-        y_enc = self._encode_y(y, first=first, classes=classes)
-        rs = check_random_state(self.random_state)
-        if first:
-            seed = int(rs.randint(np.iinfo(np.int32).max))
-            self.model_ = self._new_model(X.shape[1], self._n_network_outputs(), config, seed)
-            self._optimizer = None
-            self.loss_curve_ = []
-            self.n_iter_ = 0
-            self.t_ = 0
-            self.best_loss_ = math.inf
-            self.validation_scores_ = None
-        seed = int(rs.randint(np.iinfo(np.int32).max))
-        if incremental:
-            self._partial_epoch(X, y_enc, config, seed)
-            return self
-        trainer = self._new_trainer(X.shape[0], config, seed, optimizer=getattr(self, "_optimizer", None))
-        validation_data, y_val = None, None
-        if self.early_stopping:
-            stratify = y_enc if self._stratify() else None
-            X, X_val, y_enc, y_val = train_test_split(
-                X, y_enc, test_size=self.validation_fraction, random_state=rs, stratify=stratify
-            )
-            validation_data = (X_val, y_val)
-        history = trainer.fit(
-            X, y_enc, validation_data=validation_data, progress=bool(self.verbose), **config.fit_kwargs()
+        X = X.toarray() if sp.issparse(X) else X
+        if sample_weight is not None:
+            sw = _check_sample_weight(sample_weight, X)
+            if not np.any(sw):
+                raise ValueError("sample_weight: all weights are zero; nothing to fit")
+            if not np.all(sw == sw[0]):  # equal weights are no weights; others the Trainer cannot honour
+                raise ValueError(
+                    "sample_weight: the xpnet Trainer path (optimizer=, dropout=, ...) takes only equal "
+                    "weights (zero weights included); fit without xpnet extras for weighted samples"
+                )
+        params = self._trainer_params(X.dtype)
+        est = self._trainer_class(**params) if first else est.set_params(**params)
+        before = 0 if first else est.n_iter_
+        est.partial_fit(X, y, classes=classes) if incremental and classes is not None else (
+            est.partial_fit(X, y) if incremental else est.fit(X, y)
         )
-        self._record(history, X.shape[0], trainer)
-        if validation_data is not None:
-            self.validation_scores_ = self._validation_score(history, y_val)
-            self.best_validation_score_ = float(np.nanmax(self.validation_scores_))
-        if history.stopped_epoch is None and len(history) == int(self.max_iter):
-            warnings.warn(
-                f"{type(self).__name__}: reached max_iter={self.max_iter} epochs and the "
-                "optimization has not converged yet",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
+        self._trainer_est, self._trainer_fitted = est, True
+        for name in _TRAINER_ATTRS:
+            if hasattr(est, name):
+                setattr(self, name, getattr(est, name))
+        self.n_iter_ = est.n_iter_ - before  # per call, as scikit-learn counts
+        layers = est.model_.config()["layers"]
+        self.n_layers_ = len(layers)
+        state = {k: est.model_.backend.to_numpy(v) for k, v in est.model_.state_dict(copy=False).items()}
+        self.coefs_ = [state[f"dense{i}.weight"] for i in range(len(layers) - 1)]
+        self.intercepts_ = [state[f"dense{i}.bias"] for i in range(len(layers) - 1)]
+        if first and self._is_classifier():
+            kind = est._kind
+            self._label_binarizer = LabelBinarizer().fit(y if kind == "multilabel" else est.classes_)
         return self
 
-    def _partial_epoch(self, X, y_enc, config: RunConfig, seed: int) -> None:
-        """One epoch that keeps the optimizer (and its state) of the previous calls."""
-        trainer = getattr(self, "_trainer", None)
-        if trainer is None or trainer.net is not self.model_:
-            trainer = self._new_trainer(X.shape[0], config, seed, optimizer=getattr(self, "_optimizer", None))
-        trainer.batch_size = batch_size_for(self.batch_size, X.shape[0])
-        history = trainer.fit(X, y_enc, epochs=1)
-        self._record(history, X.shape[0], trainer)
+    @property
+    def model_(self):
+        """The :class:`xpnet.MLP` trained on the Trainer path (absent on scikit-learn's path)."""
+        est = self.__dict__.get("_trainer_est")
+        if est is None or not hasattr(est, "model_"):
+            raise AttributeError("model_ exists once an estimator with xpnet extras is fitted")
+        return est.model_
 
-    def _record(self, history, n: int, trainer: Trainer) -> None:
-        self._trainer = trainer
-        self._optimizer = trainer.optimizer
-        self.loss_curve_ = list(self.loss_curve_) + list(history.train_loss)
-        self.n_iter_ += len(history)
-        self.t_ += n * len(history)
-        finite = [v for v in history.train_loss if math.isfinite(v)]
-        if finite:
-            self.best_loss_ = min(self.best_loss_, min(finite))
-        self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else math.nan
-
-    def _needs_classes(self) -> bool:
-        return False
-
-    def _stratify(self) -> bool:
-        return False
-
-    def _n_network_outputs(self) -> int:
-        return self.n_outputs_
-
-    def _forward(self, X) -> np.ndarray:
-        """Evaluation-mode network outputs for ``X``, as float64 NumPy ``(n, n_outputs)``.
-
-        Rows go through the network in zero-padded blocks of a fixed ``PREDICT_BLOCK`` rows,
-        so every matrix product has the same shape whatever ``len(X)``: a row's prediction
-        then does not depend on which other rows share the call (float32 BLAS otherwise
-        changes the last bits with the batch size), and memory stays bounded.
-        """
+    def _outputs(self, X) -> np.ndarray:
+        """Validated ``X`` through the fitted network: output activations, NumPy ``(n, n_outputs)``."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=_FLOATS)
-        net, xp, block = self.model_, self.model_.xp, PREDICT_BLOCK
-        n = X.shape[0]
-        padded = np.zeros((-(-n // block) * block, X.shape[1]), dtype=net.dtype)
-        padded[:n] = X
-        Xd = net.as_input(padded)  # one host->device transfer
-        outs = [net.forward(Xd[start : start + block, :]) for start in range(0, padded.shape[0], block)]
-        out = outs[0] if len(outs) == 1 else xp.concat(outs, axis=0)
-        return np.asarray(net.backend.to_numpy(out)[:n], dtype=np.float64)  # one device->host transfer
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False, dtype=(np.float64, np.float32))
+        if getattr(self, "_trainer_fitted", False):
+            return self._trainer_est._forward(X.toarray() if sp.issparse(X) else X)
+        if self.dtype is not None:
+            X = X.astype(self.dtype, copy=False)
+        return self._forward_pass_fast(X)
 
-    def __getstate__(self):
-        # Optimizer/trainer state lives on the device and holds device generators, which
-        # not every backend can pickle; a pickled estimator keeps the network (as host
-        # arrays) and predicts identically, and a later partial_fit starts a fresh optimizer.
-        state = dict(super().__getstate__())
-        state.pop("_trainer", None)
-        state.pop("_optimizer", None)
-        model = state.pop("model_", None)
-        if model is not None:
-            state["_model_state"] = {
-                "config": model.config(),
-                "backend": model.backend.name,
-                "device": self.device,
-                "params": {k: model.backend.to_numpy(v) for k, v in model.state_dict(copy=False).items()},
-            }
-        return state
+    def _score_arrays(self, X_val, y_val, sample_weight) -> float:
+        """The validation score of early stopping (``X_val`` already on the device)."""
+        backend, xp = self._engine_backend()
+        coefs, intercepts = self._device_params(backend)
+        out = backend.to_numpy(self._forward_pass_xp(xp, X_val, coefs, intercepts, keep=False))
+        y_pred = self._predict_from_outputs(out)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return float(self._score_function(y_val, y_pred, sample_weight=sample_weight))
 
-    def __setstate__(self, state):
-        saved = state.pop("_model_state", None)
-        super().__setstate__(state)
-        if saved is not None:
-            cfg = dict(saved["config"])
-            layers = cfg.pop("layers")
-            self.model_ = MLP(layers, backend=saved["backend"], device=saved["device"], **cfg)
-            self.model_.load_state_dict(saved["params"])
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit to ``(X, y)`` (from the current weights with ``warm_start``); returns self."""
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 
 class XPNetClassifier(ClassifierMixin, _XPNetBase):
-    """A multilayer-perceptron classifier trained by xpnet (``MLPClassifier``'s parameters).
+    """``MLPClassifier`` with xpnet backends: same parameters, defaults, attributes and results.
 
-    Multiclass targets train a softmax output with categorical cross-entropy; binary
-    targets a single sigmoid unit with log loss (``predict_proba`` still returns two
-    columns); multilabel indicator matrices one sigmoid unit per label. ``optimizer`` is an
-    xpnet optimizer name (``sgd``, ``momentum``, ``nesterov``, ``adam``, ``adamw``,
-    ``rmsprop``), ``weight_decay`` torch's L2 term, ``clip`` e.g. ``("global_norm", 1.0)``,
-    ``learning_rate`` a schedule (``constant``, ``step``, ``exponential``, ``cosine``,
-    ``plateau``). Training stops when the training loss (validation loss with
-    ``early_stopping``) has not improved by ``tol`` for ``n_iter_no_change`` epochs.
-
-    Fitted attributes: ``classes_``, ``n_features_in_``, ``n_outputs_``, ``model_`` (the
-    :class:`xpnet.MLP`), ``loss_curve_``, ``loss_``, ``best_loss_``, ``n_iter_``, ``t_``,
-    ``validation_scores_`` (accuracy per epoch, with ``early_stopping``).
+    See ``sklearn.neural_network.MLPClassifier`` for every scikit-learn parameter and
+    attribute. xpnet's extras: ``backend`` ("numpy", "cupy", "torch", "array_api_strict"),
+    ``device``, ``dtype`` (None follows ``X``), and, each switching training to an
+    :class:`xpnet.Trainer`: ``optimizer`` (an xpnet optimizer name, replacing ``solver``),
+    ``dropout``, ``batch_norm``, ``clip`` (e.g. ``("global_norm", 1.0)``), ``weight_decay``,
+    ``init`` (an xpnet initializer) and xpnet schedules for ``learning_rate``.
     """
 
-    def _output(self) -> str:
-        return "softmax" if self._kind == "multiclass" else "sigmoid"
+    _parameter_constraints = {**MLPClassifier._parameter_constraints, **_EXTRA_CONSTRAINTS}
+    _trainer_class = TrainerClassifier
+    _score_function = staticmethod(accuracy_score)
+    loss = "log_loss"
 
-    @property
-    def _loss(self) -> str:
-        return "categorical_crossentropy" if self._kind == "multiclass" else "log_loss"
+    def __init__(
+        self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
+        batch_size="auto", learning_rate="constant", learning_rate_init=0.001, power_t=0.5,
+        max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False, warm_start=False,
+        momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+        beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+        backend="numpy", device=None, dtype=None, optimizer=None, dropout=0.0, batch_norm=False,
+        clip=None, weight_decay=0.0, init=None,
+    ):  # fmt: skip
+        self._store_init_args(locals())
 
-    def _needs_classes(self) -> bool:
+    def _output_activation(self) -> str:
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _is_classifier(self) -> bool:
         return True
 
-    def _stratify(self) -> bool:
-        return self._kind != "multilabel"
+    def _decode_validation(self, y_val):
+        return self._label_binarizer.inverse_transform(y_val)
 
-    def _encode_y(self, y, first: bool, classes=None):
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc"],
+            multi_output=True,
+            dtype=(np.float64, np.float32),
+            reset=reset,
+        )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        target = type_of_target(y)
-        multilabel = target.startswith("multilabel")
-        if first:
-            if multilabel:
-                self._kind = "multilabel"
-                self.classes_ = np.arange(y.shape[1]) if classes is None else np.asarray(classes)
-                if self.classes_.shape != (y.shape[1],):
-                    raise ValueError(f"classes must list the {y.shape[1]} label columns of y")
-            else:
-                self.classes_ = np.unique(y) if classes is None else np.unique(np.asarray(classes))
-                if self.classes_.shape[0] < 2:
+        if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
                     raise ValueError(
-                        f"y has only one class ({self.classes_[0]!r}); a classifier needs at least 2 classes"
+                        "warm_start can only be used where `y` has the same classes as in the previous "
+                        f"call to fit. Previously got {self.classes_}, `y` has {classes}"
                     )
-                self._kind = "binary" if self.classes_.shape[0] == 2 else "multiclass"
-            self.n_outputs_ = 1 if self._kind == "binary" else self.classes_.shape[0]
-            self.out_activation_ = self._output()
-        if multilabel != (self._kind == "multilabel"):
-            raise ValueError(f"y is {target} but the classifier was fitted on {self._kind} targets")
-        if multilabel:
-            if y.shape[1] != self.classes_.shape[0]:
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
                 raise ValueError(
-                    f"y has {y.shape[1]} label columns; the classifier has {self.classes_.shape[0]}"
+                    f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. 'y' has {classes}."
                 )
-            return y.astype(np.float64)
-        index = np.searchsorted(self.classes_, y)
-        index = np.clip(index, 0, self.classes_.shape[0] - 1)
-        unknown = self.classes_[index] != y
-        if np.any(unknown):
-            raise ValueError(
-                f"y holds labels not in classes {self.classes_.tolist()}: {np.unique(y[unknown]).tolist()[:5]}"
-            )
-        return index
+        return X, self._label_binarizer.transform(y).astype(bool)
 
-    def _validation_score(self, history, y_val) -> list[float]:
-        if self._kind != "multilabel":
-            return list(history.val_accuracy)
-        return [math.nan] * len(history)  # the Trainer's accuracy is not subset accuracy
+    def _predict_from_outputs(self, out):
+        if self.n_outputs_ == 1:
+            out = out.ravel()
+        return self._label_binarizer.inverse_transform(out)
 
-    def fit(self, X, y) -> XPNetClassifier:
-        """Train from scratch (or from the current weights with ``warm_start``); returns self."""
-        return self._fit(X, y, incremental=False)
+    def predict(self, X):
+        """Predicted classes (an indicator matrix for multilabel targets)."""
+        return self._predict_from_outputs(self._outputs(X))
 
-    def partial_fit(self, X, y, classes=None) -> XPNetClassifier:
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over ``(X, y)``; ``classes`` (every label) is required on the first call."""
-        return self._fit(X, y, incremental=True, classes=classes)
+        if self._uses_trainer():
+            return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
-    def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities ``(n, n_classes)`` (``(n, n_labels)`` for multilabel), float64."""
-        out = self._forward(X)
-        if self._kind == "binary":
-            p = out[:, 0]
-            return np.column_stack([1.0 - p, p])
+    def predict_log_proba(self, X):
+        """``log(predict_proba(X))``."""
+        return np.log(self.predict_proba(X))
+
+    def predict_proba(self, X):
+        """Class probabilities ``(n, n_classes)`` (``(n, n_labels)`` for multilabel)."""
+        out = self._outputs(X)
+        if self.n_outputs_ == 1:
+            out = out.ravel()
+        if out.ndim == 1:
+            return np.vstack([1 - out, out]).T
         return out
-
-    def predict_log_proba(self, X) -> np.ndarray:
-        """Logarithm of :meth:`predict_proba`."""
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
-
-    def predict(self, X) -> np.ndarray:
-        """Predicted labels from ``classes_`` (an indicator matrix for multilabel)."""
-        proba = self.predict_proba(X)
-        if self._kind == "multilabel":
-            return (proba >= 0.5).astype(self.classes_.dtype if self.classes_.dtype.kind in "iub" else int)
-        return self.classes_[np.argmax(proba, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -344,51 +323,59 @@ class XPNetClassifier(ClassifierMixin, _XPNetBase):
 
 
 class XPNetRegressor(RegressorMixin, _XPNetBase):
-    """A multilayer-perceptron regressor trained by xpnet (``MLPRegressor``'s parameters).
+    """``MLPRegressor`` with xpnet backends: same parameters, defaults, attributes and results.
 
-    Identity outputs trained with mean squared error; one output per target column
-    (multi-output regression). See :class:`XPNetClassifier` for the parameters. With
-    ``early_stopping``, ``validation_scores_`` holds the validation R² per epoch
-    (variance-weighted over outputs, i.e. ``1 - MSE / mean variance``).
+    See ``sklearn.neural_network.MLPRegressor`` and :class:`XPNetClassifier` for xpnet's extras.
     """
 
-    _loss = "mse"
-    _y_numeric = True
+    _parameter_constraints = {**MLPRegressor._parameter_constraints, **_EXTRA_CONSTRAINTS}
+    _trainer_class = TrainerRegressor
+    _score_function = staticmethod(r2_score)
 
-    def _output(self) -> str:
-        return "identity"
+    def __init__(
+        self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+        alpha=0.0001, batch_size="auto", learning_rate="constant", learning_rate_init=0.001,
+        power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
+        warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+        validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
+        max_fun=15000, backend="numpy", device=None, dtype=None, optimizer=None, dropout=0.0,
+        batch_norm=False, clip=None, weight_decay=0.0, init=None,
+    ):  # fmt: skip
+        self._store_init_args(locals())
 
-    def _encode_y(self, y, first: bool, classes=None):
-        y = np.asarray(y, dtype=np.float64)
-        y2 = y.reshape(-1, 1) if y.ndim == 1 else y
-        if first:
-            self.n_outputs_ = y2.shape[1]
-            self.out_activation_ = "identity"
-        elif y2.shape[1] != self.n_outputs_:
-            raise ValueError(f"y has {y2.shape[1]} outputs; the regressor was fitted with {self.n_outputs_}")
-        return y2
+    def _output_activation(self) -> str:
+        return "exp" if self.loss == "poisson" else "identity"
 
-    def _validation_score(self, history, y_val) -> list[float]:
-        var = float(np.mean(np.var(y_val, axis=0)))
-        if var == 0.0:
-            return [math.nan] * len(history)
-        return [1.0 - v / var for v in history.val_loss]
+    def _is_classifier(self) -> bool:
+        return False
 
-    def fit(self, X, y) -> XPNetRegressor:
-        """Train from scratch (or from the current weights with ``warm_start``); returns self."""
-        return self._fit(X, y, incremental=False)
+    def _decode_validation(self, y_val):
+        return y_val
 
-    def partial_fit(self, X, y) -> XPNetRegressor:
-        """One epoch over ``(X, y)``, keeping the optimizer state of earlier calls."""
-        return self._fit(X, y, incremental=True)
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(
+            self, X, y, accept_sparse=["csr", "csc"], multi_output=True, y_numeric=True,
+            dtype=(np.float64, np.float32), reset=reset,
+        )  # fmt: skip
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
 
-    def predict(self, X) -> np.ndarray:
-        """Predictions ``(n,)`` for one output, ``(n, n_outputs)`` otherwise, float64."""
-        out = self._forward(X)
-        return out[:, 0] if self.n_outputs_ == 1 else out
+    def _predict_from_outputs(self, out):
+        return out.ravel() if out.shape[1] == 1 else out
+
+    def predict(self, X):
+        """Predictions ``(n,)`` for one output, ``(n, n_outputs)`` otherwise."""
+        return self._predict_from_outputs(self._outputs(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
         return tags
+
+    @available_if(lambda est: est._check_solver)  # not called: scikit-learn's regressor allows lbfgs here
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over ``(X, y)``, keeping the optimizer state of earlier calls."""
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)

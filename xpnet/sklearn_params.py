@@ -9,6 +9,7 @@ parameter, before any work starts.
 from __future__ import annotations
 
 import numbers
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -50,7 +51,11 @@ def estimator_config(est: Any) -> RunConfig:
 
     The output, loss, seed and batch size depend on the data; ``fit`` sets them with
     ``RunConfig.replace`` (until then they hold placeholders: the defaults and full batch).
+    ``est`` is a Trainer-path estimator or an ``XPNetClassifier``/``XPNetRegressor``, whose
+    scikit-learn names (``solver``, ``init=None``...) are translated first.
     """
+    if hasattr(est, "_trainer_params"):
+        est = SimpleNamespace(**est._trainer_params(np.dtype(est.dtype or "float64")))
     check_choice(est.learning_rate, "learning_rate", SCHEDULES)
     check_positive(est.learning_rate_init, "learning_rate_init")
     check_positive(est.tol, "tol", allow_zero=True)
