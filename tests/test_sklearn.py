@@ -382,3 +382,119 @@ def test_tags_declare_multilabel_and_multioutput():
     tags = XPNetRegressor().__sklearn_tags__()
     assert tags.target_tags.multi_output and tags.target_tags.single_output
     assert not tags.input_tags.allow_nan
+
+
+# --- scikit-learn's path: the same numbers as MLPClassifier/MLPRegressor ---------------------------
+
+
+def _both(make_sklearn, make_xpnet, X, y, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return make_sklearn(**params).fit(X, y), make_xpnet(**params).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="sgd"),  # Nesterov momentum, scikit-learn's default for sgd
+        dict(solver="sgd", nesterovs_momentum=False, learning_rate="invscaling", learning_rate_init=0.5),
+        dict(solver="adam", alpha=1e-2),
+    ],
+    ids=["sgd-nesterov", "sgd-invscaling", "adam"],
+)
+def test_loss_curve_matches_mlpclassifier_on_digits_for_20_epochs(params):
+    """Same random_state -> the same Glorot draws, so both start from equal weights (checked
+    below), then full batch, no shuffle, float64: loss_curve_ equal to 1e-6 relative."""
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    common = dict(
+        hidden_layer_sizes=(64,), random_state=0, batch_size=len(X), shuffle=False, max_iter=20, tol=0
+    )
+    ref, ours = _both(MLPClassifier, XPNetClassifier, X, y, **common, **params)
+    assert len(ours.loss_curve_) == len(ref.loss_curve_) == 20 and ours.n_iter_ == ref.n_iter_ == 20
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-6)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_, strict=True):
+        assert a.dtype == b.dtype == np.float64
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-12)
+    first = {**common, **params, "max_iter": 1, "learning_rate_init": 1e-300}  # a ~zero step: the init
+    ref0, ours0 = _both(MLPClassifier, XPNetClassifier, X, y, **first)
+    for a, b in zip(ours0.coefs_, ref0.coefs_, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="sgd", learning_rate="adaptive", learning_rate_init=0.2, n_iter_no_change=2),
+        dict(solver="adam", n_iter_no_change=3, tol=1e-3),
+        dict(solver="adam", early_stopping=True, n_iter_no_change=3),
+        dict(solver="lbfgs", max_iter=30),
+    ],
+    ids=["sgd-adaptive", "adam-tol", "early-stopping", "lbfgs"],
+)
+def test_stopping_epoch_and_attributes_match_mlpclassifier(params):
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:600] / 16.0, y[:600]
+    ref, ours = _both(
+        MLPClassifier, XPNetClassifier, X, y, hidden_layer_sizes=(32,), random_state=1, **params
+    )
+    assert ours.n_iter_ == ref.n_iter_ and ours.t_ == ref.t_ and ours.n_layers_ == ref.n_layers_ == 3
+    assert ours.out_activation_ == ref.out_activation_ == "softmax"
+    for name in ("loss_curve_", "validation_scores_"):
+        if hasattr(ref, name) and getattr(ref, name) is not None:
+            np.testing.assert_allclose(getattr(ours, name), getattr(ref, name), rtol=1e-6)
+    for name in ("best_loss_", "best_validation_score_"):
+        if hasattr(ref, name):
+            assert (getattr(ours, name) is None) == (getattr(ref, name) is None)
+    np.testing.assert_allclose(ours.loss_, ref.loss_, rtol=1e-6)
+    np.testing.assert_array_equal(ours.predict(X), ref.predict(X))
+
+
+def test_multilabel_loss_is_summed_over_labels_and_regression_matches_mlpregressor():
+    from sklearn.datasets import make_multilabel_classification, make_regression
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    X, Y = make_multilabel_classification(n_samples=200, n_classes=4, random_state=0)
+    params = dict(solver="sgd", hidden_layer_sizes=(16,), max_iter=10, random_state=0, sample_weight=None)
+    params.pop("sample_weight")
+    ref, ours = _both(MLPClassifier, XPNetClassifier, X, Y, **params)
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-6)
+    Xr, yr = make_regression(n_samples=200, n_features=5, n_targets=2, random_state=0)
+    ref, ours = _both(MLPRegressor, XPNetRegressor, Xr, yr, solver="adam", max_iter=15, random_state=0)
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-6)
+    np.testing.assert_allclose(ours.predict(Xr), ref.predict(Xr), rtol=1e-6)
+
+
+def test_sample_weight_and_sparse_input_match_mlpclassifier(blobs):
+    import scipy.sparse as sp
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = blobs
+    w = np.random.default_rng(0).uniform(0.1, 2.0, len(y))
+    params = dict(solver="sgd", hidden_layer_sizes=(8,), max_iter=10, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = MLPClassifier(**params).fit(X, y, sample_weight=w)
+        ours = XPNetClassifier(**params).fit(X, y, sample_weight=w)
+        sparse = XPNetClassifier(**params).fit(sp.csr_matrix(X), y)
+        dense = XPNetClassifier(**params).fit(X, y)
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=1e-6)
+    np.testing.assert_allclose(sparse.loss_curve_, dense.loss_curve_, rtol=1e-9)
+
+
+def test_float32_input_trains_in_float32(blobs):
+    X, y = blobs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = XPNetClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(
+            X.astype(np.float32), y
+        )
+        forced = XPNetClassifier(hidden_layer_sizes=(8,), max_iter=3, dtype="float32").fit(X, y)
+    assert {c.dtype for c in clf.coefs_ + clf.intercepts_} == {np.dtype(np.float32)}
+    assert (
+        forced.coefs_[0].dtype == np.float32 and clf.predict_proba(X.astype(np.float32)).dtype == np.float32
+    )
