@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import xpnet
 from xpnet.callbacks import Callback
@@ -28,6 +29,12 @@ class _CtrlCAt(Callback):
             os.kill(os.getpid(), signal.SIGINT)  # delivered now, to the handler fit installed
 
 
+def _run_interrupted(tmp_path, epochs, **fit):
+    with pytest.raises(xpnet.TrainingInterrupted) as stopped:
+        _run(tmp_path, epochs, **fit)
+    return stopped.value.history
+
+
 def _run(tmp_path, epochs, **fit):
     ds = load_dataset("iris", val_size=0.2, seed=0)
     cfg = xpnet.RunConfig(hidden=(16,), epochs=epochs, patience=0, batch_size=16, dropout=0.1)
@@ -38,7 +45,16 @@ def _run(tmp_path, epochs, **fit):
 
 def test_sigint_stops_after_the_epoch_restores_best_and_resumes_exactly(tmp_path):
     ckpt = tmp_path / "run.npz"
-    net, trainer, history = _run(tmp_path, 12, checkpoint=ckpt, checkpoint_every=100, callbacks=[_CtrlCAt(5)])
+    seen = {}
+
+    class Keep(Callback):
+        def on_train_end(self, trainer, history):
+            seen["net"], seen["trainer"] = trainer.net, trainer
+
+    history = _run_interrupted(
+        tmp_path, 12, checkpoint=ckpt, checkpoint_every=100, callbacks=[_CtrlCAt(5), Keep()]
+    )
+    net, trainer = seen["net"], seen["trainer"]
     assert history.interrupted_epoch == 5 and len(history) == 5 and history.stopped_epoch is None
     assert ckpt.exists()  # written at the interrupt, though checkpoint_every=100
     best = trainer.stopper.best_state
@@ -60,7 +76,7 @@ def test_second_sigint_stops_at_once(tmp_path):
                 os.kill(os.getpid(), signal.SIGINT)
                 os.kill(os.getpid(), signal.SIGINT)  # raises KeyboardInterrupt here, mid-run
 
-    net, trainer, history = _run(tmp_path, 10, callbacks=[Twice()])
+    history = _run_interrupted(tmp_path, 10, callbacks=[Twice()])
     assert history.interrupted_epoch == 3
 
 

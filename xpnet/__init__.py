@@ -5,6 +5,7 @@ The same code trains on NumPy (CPU), CuPy (CUDA), PyTorch tensors and array-api-
 
 from . import data, optim, plotting, schedules
 from .backend import Backend, BackendUnavailableError, available_backends, get_backend
+from .callbacks import TrainingInterrupted
 from .config import RunConfig
 from .network import MLP, from_torch, load
 from .training import DivergenceWarning, EarlyStopping, History, Trainer
@@ -20,6 +21,7 @@ __all__ = [
     "EarlyStopping",
     "History",
     "Trainer",
+    "TrainingInterrupted",
     "available_backends",
     "data",
     "from_torch",

@@ -104,6 +104,18 @@ class Checkpoint(Callback):
             save_checkpoint(self.path, trainer, history, history.epoch[-1])
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped ``Trainer.fit``, cleanly: ``history`` is the run so far (``interrupted_epoch`` set).
+
+    Raised after the clean-up (checkpoint written, best parameters restored, end hooks run); it
+    is a ``KeyboardInterrupt``, so a loop around ``fit`` (a tuning study) still stops.
+    """
+
+    def __init__(self, history):
+        super().__init__(f"training interrupted after epoch {history.interrupted_epoch}")
+        self.history = history
+
+
 class DeferredInterrupt:
     """While active, a first Ctrl-C (SIGINT) only sets ``requested``; the run stops after the epoch.
 

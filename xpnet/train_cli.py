@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .callbacks import TrainingInterrupted
 from .config import RunConfig
 
 
@@ -31,9 +32,12 @@ def fit_quietly(trainer, stopping, ds, cfg: RunConfig, args: argparse.Namespace)
     with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
         warnings.simplefilter("always")
         options = {k: getattr(args, k) for k in ("log_every", "progress", "checkpoint", "checkpoint_every")}
-        history = trainer.fit(
-            ds.X_train, ds.y_train, validation, cfg.epochs, stopping, resume_from=args.resume, **options
-        )
+        try:
+            history = trainer.fit(
+                ds.X_train, ds.y_train, validation, cfg.epochs, stopping, resume_from=args.resume, **options
+            )
+        except TrainingInterrupted as stopped:  # cleaned up already: report it and write the outputs
+            history = stopped.history
     for w in caught:  # the divergence is reported by one line of our own; others pass through
         if not issubclass(w.category, RuntimeWarning):
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .callbacks import Callback, Checkpoint, DeferredInterrupt, LogEvery, ProgressBar
+from .callbacks import Callback, Checkpoint, DeferredInterrupt, LogEvery, ProgressBar, TrainingInterrupted
 from .checkpoint import load_checkpoint
 from .clipping import check_clip
 from .losses import check_pairing
@@ -240,8 +240,8 @@ class Trainer:
         ``validation_data`` is given, else the training loss. A NaN/inf loss stops the run
         with a :class:`DivergenceWarning` and restores the best parameters seen. Ctrl-C (SIGINT)
         stops the run after the current epoch (a second one at once): the checkpoint is written,
-        the best parameters are restored, the end hooks run and the history comes back with
-        ``interrupted_epoch`` set.
+        the best parameters are restored, the end hooks run, and :class:`TrainingInterrupted` (a
+        ``KeyboardInterrupt``) is raised with the history (``interrupted_epoch`` set) on it.
         ``checkpoint`` (a path) is written atomically every ``checkpoint_every`` epochs and
         at the run's last epoch; ``resume_from`` continues the run saved there (same data and
         settings), ending exactly where an uninterrupted run would (see :mod:`xpnet.checkpoint`).
@@ -280,6 +280,8 @@ class Trainer:
         self._finish(history, stopper)
         for cb in cbs:
             cb.on_train_end(self, history)
+        if history.interrupted_epoch is not None:
+            raise TrainingInterrupted(history)
         return history
 
     def _prepare(self, X, y, validation_data, early_stopping, resume_from, checkpoint):
