@@ -143,6 +143,14 @@ def test_train_on_a_csv_regression_and_flag_errors(tmp_path, capsys):
     assert rc == 0 and result["task"] == "regression" and result["test_loss"] < 0.2
     net = xpnet.load(tmp_path / "r.npz")
     assert net.output == "identity" and net.preprocessor.task == "regression"
+    assert (
+        main(["predict", str(tmp_path / "r.npz"), str(tmp_path / "r.csv"), "--out", str(tmp_path / "p.csv")])
+        == 0
+    )
+    from_cli = np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1)
+    table = xpnet.data.load_file(tmp_path / "r.csv")
+    np.testing.assert_allclose(from_cli, net.predict(table.X)[:, 0], rtol=1e-6)
+    assert np.mean((from_cli - table.y) ** 2) < 0.2
     assert main(["train", "--target", "out"]) == 2
     assert "--target and --task apply to --data FILE" in capsys.readouterr().err
 
