@@ -199,7 +199,8 @@ def test_build_default_run():
     assert type(trainer.optimizer) is Adam and trainer.optimizer.lr == 1e-3
     assert trainer.batch_size == 32 and trainer.shuffle and trainer.track_grad_norm
     assert trainer.clip is None and trainer.schedule is None and trainer.seed == 0
-    assert stopping is None
+    assert (stopping.patience, stopping.min_delta, stopping.restore_best) == (20, 0.0, True)
+    assert RunConfig(patience=0).build(64, 10).early_stopping is None  # 0 disables early stopping
 
 
 @pytest.mark.parametrize(
@@ -275,7 +276,8 @@ def test_build_trainer_continues_a_given_optimizer():
     net = cfg.build_network(3, 2)
     opt = cfg.build_optimizer()
     assert cfg.build_trainer(net, opt).optimizer is opt
-    assert cfg.fit_kwargs()["epochs"] == 100 and cfg.fit_kwargs()["early_stopping"] is None
+    assert cfg.fit_kwargs()["epochs"] == 100 and cfg.fit_kwargs()["early_stopping"].patience == 20
+    assert cfg.replace(patience=0).fit_kwargs()["early_stopping"] is None
 
 
 def test_build_trains_as_the_parts_built_by_hand(iris):

@@ -121,7 +121,10 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     g.add_argument("--batch-size", type=int, default=D.batch_size, help="0 for full batch (default 32)")
     g.add_argument("--epochs", type=int, default=D.epochs)
     g.add_argument(
-        "--patience", type=int, default=D.patience, help="early-stopping patience in epochs; 0 disables"
+        "--patience",
+        type=int,
+        default=D.patience,
+        help="early-stopping patience in epochs (the best epoch by validation loss is restored); 0 disables (default 20)",
     )
     g.add_argument("--min-delta", type=float, default=D.min_delta)
     g.add_argument("--clip", choices=CLIP_KINDS, default=D.clip, help="gradient clipping kind")

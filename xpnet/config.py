@@ -172,7 +172,7 @@ class RunConfig:
     shuffle: bool = True
     track_grad_norm: bool = True
     # early stopping
-    patience: int = 0
+    patience: int = 20
     min_delta: float = 0.0
     restore_best: bool = True
     track_min: bool = False
