@@ -104,6 +104,8 @@ def test_seed_workload_runners_do_the_same_work():
             "optimizer": "sgd",
             "lr": 0.1,
             "batch_size": X.shape[0],
+            "shuffle": False,
+            "grad_norm": False,
         }
         assert ours.settings == article.settings == expected
         assert ours.threads == article.threads == 1
@@ -125,7 +127,9 @@ def test_thread_limit_caps_blas_threads():
 
 
 def test_run_seed_in_process_both_dtypes_and_article_ratio():
-    records, meta = bench.run(["seed"], ["numpy"], ("article",), repeats=1, size="smoke", isolate=False)
+    records, meta = bench.run(
+        ["seed"], ["numpy"], ("article",), repeats=1, size="smoke", isolate=False, peak_n=256
+    )
     assert [(r["backend"], r["dtype"]) for r in records] == [
         ("xpnet-numpy", "float64"),
         ("article", "float64"),
@@ -150,8 +154,21 @@ def test_gemm_peak_measures_a_matmul():
     assert peak["gflops"] > 0.1 and peak["library"] in peak["by_library"]
 
 
+def test_gemm_peak_counts_2n3_flops_per_matmul(monkeypatch):
+    """The figure is 2 n^3 / best seconds per library, and the best library's is reported."""
+    from xpnet.bench import peak as peak_mod
+
+    times = iter([0.5, 0.25])  # numpy, then torch (when installed)
+    monkeypatch.setattr(peak_mod, "best_time", lambda fn, repeats: next(times))
+    p = peak_mod.gemm_peak("cpu", "float32", n=64, repeats=1)
+    assert p["by_library"]["numpy"] == pytest.approx(2 * 64**3 / 0.5 / 1e9)
+    assert p["gflops"] == max(p["by_library"].values()) and p["n"] == 64
+
+
 def test_run_in_process_records_and_ratios():
-    records, meta = bench.run(["digits-b64"], ["numpy", "cupy"], repeats=2, size="smoke", isolate=False)
+    records, meta = bench.run(
+        ["digits-b64"], ["numpy", "cupy"], repeats=2, size="smoke", isolate=False, peak_n=256
+    )
     by = {r["backend"]: r for r in records}
     assert {"xpnet-numpy", "sklearn"} <= set(by)
     assert "xpnet-cupy" in meta["skipped"]  # unavailable backends are reported, not fatal
@@ -160,6 +177,10 @@ def test_run_in_process_records_and_ratios():
         assert r["samples_per_s"] == pytest.approx(r["n_samples"] / r["epoch_s_median"])
         assert r["pct_peak"] == pytest.approx(100 * r["gflops"] / r["gemm_peak_gflops"])
         assert r["dtype"] == "float32" and r["batch_size"] == 64 and r["cores"] >= 1
+        # the primary GFLOP/s is the matmul work actually done, not 6 x samples x weights
+        w = bench.WORKLOADS["digits-b64"]
+        assert r["gflops"] == pytest.approx(w.flops_exact(r["n_samples"]) / r["epoch_s_median"] / 1e9)
+        assert r["gflops_6nw"] == pytest.approx(w.flops(r["n_samples"]) / r["epoch_s_median"] / 1e9)
     if "torch" in by:
         assert by["torch"]["ratio_to_torch"] == 1.0
         expected = by["xpnet-numpy"]["samples_per_s"] / by["torch"]["samples_per_s"]
@@ -194,3 +215,142 @@ def test_cli_bench_quick_json_and_plot(tmp_path, capsys):
 def test_cli_bench_bad_input(args, message, capsys):
     assert main(["bench", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_add_ratio_divides_by_the_reference_on_the_same_device():
+    from xpnet.bench.harness import _add_ratio
+
+    rows = [
+        {"backend": "xpnet-numpy", "device": "cpu", "samples_per_s": 300.0},
+        {"backend": "torch", "device": "cpu", "samples_per_s": 200.0},
+        {"backend": "xpnet-torch", "device": "cuda:0", "samples_per_s": 50.0},
+    ]
+    _add_ratio(rows, "torch", "ratio_to_torch")
+    assert [r["ratio_to_torch"] for r in rows] == [1.5, 1.0, None]
+
+
+@pytest.mark.parametrize("workload, shuffles", [("digits-full", False), ("digits-b64", True)])
+def test_reference_runners_do_the_same_work_as_xpnet(workload, shuffles, monkeypatch):
+    """Same layers, dtype, optimizer, lr, batch, shuffle (none at full batch) and grad-norm setting."""
+    kinds = ["xpnet", "sklearn"]
+    try:
+        import torch
+
+        kinds.append("torch")
+    except ImportError:
+        torch = None
+    w = bench.WORKLOADS[workload]
+    X, y = bench.make_data(w, "smoke")
+    runners = {k: bench.make_runner(bench.Spec(k, "numpy"), w, X, y) for k in kinds}
+    ours = runners["xpnet"].settings
+    assert ours["shuffle"] is shuffles and ours["grad_norm"] is False
+    for kind, r in runners.items():
+        assert r.settings == ours, kind
+    if torch is not None and not shuffles:  # the torch loop really draws no permutation at full batch
+
+        def no_perm(*a, **k):
+            raise AssertionError("randperm at full batch")
+
+        monkeypatch.setattr(torch, "randperm", no_perm)
+        assert math.isfinite(runners["torch"].epoch())
+
+
+def test_percent_above_100_is_flagged_never_recorded_or_printed(monkeypatch):
+    """A GEMM peak below the epoch's rate gives no number over 100: the row is flagged unreliable."""
+    from xpnet.bench import harness
+
+    tiny = {"device": "cpu", "dtype": "float32", "n": 256, "gflops": 1e-6, "library": "numpy"}
+    monkeypatch.setattr(harness.Session, "peak", lambda self, device, dtype: dict(tiny, dtype=dtype))
+    records, meta = bench.run(["digits-b64"], ["numpy"], ("sklearn",), repeats=1, size="smoke", isolate=False)
+    assert records and all(r["pct_peak"] is None and r["pct_peak_unreliable"] for r in records)
+    table = bench.format_table(records, meta)
+    assert ">100%?" in table and "unreliable measurement" in table
+    for line in table.splitlines():
+        assert not any(
+            tok.endswith("%") and tok[:-1].replace(".", "").isdigit() and float(tok[:-1]) > 100
+            for tok in line.split()
+        ), line
+
+
+def test_peak_same_size_every_mode_before_each_workload_and_after(monkeypatch):
+    """One GEMM size in every mode; measured before each workload and after the last; the highest is used."""
+    from xpnet.bench import harness
+
+    calls = []
+    rates = iter([10.0, 30.0, 20.0] * 4)
+
+    def fake_peak(self, device, dtype):
+        calls.append((self.size, self.peak_n))
+        return {"device": device, "dtype": dtype, "n": self.peak_n, "gflops": next(rates), "library": "numpy"}
+
+    monkeypatch.setattr(harness.Session, "peak", fake_peak)
+    for size in ("smoke", "quick"):
+        calls.clear()
+        rates = iter([10.0, 30.0, 20.0])
+        records, meta = bench.run(
+            ["digits-b64", "digits-full"], ["numpy"], (), repeats=1, size=size, isolate=False
+        )
+        assert calls == [(size, harness.PEAK_N)] * 3  # before each of 2 workloads, after the last
+        assert meta["gemm_peak_all"]["cpu"] == [10.0, 30.0, 20.0]
+        assert all(r["gemm_peak_gflops"] == 30.0 for r in records)
+        assert all(r["pct_peak"] == pytest.approx(100 * r["gflops"] / 30.0) for r in records)
+
+
+def test_a_failing_runner_is_reported_and_the_run_goes_on(monkeypatch):
+    """A runner raising ConnectionResetError mid-run (a dead worker, in process) is skipped by name."""
+    from xpnet.bench import harness
+
+    real = harness.make_runner
+
+    def make(spec, *args, **kw):
+        r = real(spec, *args, **kw)
+        if spec.kind == "sklearn":
+            calls = iter(range(100))
+
+            def epoch():
+                if next(calls) >= 1:  # warm-up passes, the first timed epoch dies
+                    raise ConnectionResetError("worker gone")
+                return 0.0
+
+            r.epoch = epoch
+        return r
+
+    monkeypatch.setattr(harness, "make_runner", make)
+    records, meta = bench.run(
+        ["digits-b64"], ["numpy"], ("sklearn",), repeats=2, size="smoke", isolate=False, peak_n=256
+    )
+    assert [r["backend"] for r in records] == ["xpnet-numpy"]
+    assert "ConnectionResetError" in meta["skipped"]["sklearn@cpu on digits-b64"]
+
+
+def test_a_worker_process_that_dies_is_reported_and_the_run_goes_on(monkeypatch):
+    """The real thing: the sklearn worker process is killed after set-up; xpnet's row still comes."""
+    from xpnet.bench import harness
+
+    real_setup = harness.Session.setup
+
+    def setup(self, spec, w, dtype):
+        out = real_setup(self, spec, w, dtype)
+        if spec.kind == "sklearn":
+            proc = self.workers[spec].proc
+            proc.kill()
+            proc.join()
+        return out
+
+    monkeypatch.setattr(harness.Session, "setup", setup)
+    records, meta = bench.run(["digits-b64"], ["numpy"], ("sklearn",), repeats=1, size="smoke", peak_n=256)
+    assert [r["backend"] for r in records] == ["xpnet-numpy"]
+    why = meta["skipped"]["sklearn@cpu on digits-b64"]
+    assert "worker process died" in why
+
+
+def test_worker_call_on_a_dead_process_raises_runtime_error():
+    from xpnet.bench.workers import Worker
+
+    worker = Worker(bench.Spec("peak"))
+    assert worker.call("ping") is None
+    worker.proc.kill()
+    worker.proc.join()
+    with pytest.raises(RuntimeError, match="worker process died"):
+        worker.call("ping")
+    worker.close()

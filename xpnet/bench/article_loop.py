@@ -93,5 +93,7 @@ def article_runner(workload: Workload, X, y, dtype: str = "float64", seed: int =
         "optimizer": "sgd",
         "lr": lr,
         "batch_size": Xa.shape[0],
+        "shuffle": False,  # full batch only
+        "grad_norm": False,
     }
     return Runner("article", "reference", "cpu", cpu_name(), epoch, workload.threads, settings)

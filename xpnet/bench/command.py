@@ -29,8 +29,10 @@ def add_bench_parser(sub) -> argparse.ArgumentParser:
         help="epoch throughput per backend against PyTorch and scikit-learn",
         description="Train one epoch at a time on generated data, interleaving xpnet backends with a "
         "plain PyTorch loop, scikit-learn's MLPClassifier and (on the seed workload) the article's NumPy "
-        "loop, and report throughput, GFLOP/s (6 x samples x weights per epoch) and percent of the "
-        "measured GEMM peak.",
+        "loop, and report throughput, GFLOP/s (the matmul work actually done per epoch) and percent of "
+        "the measured GEMM peak (2048^3 in every mode; the highest of the measurements taken once "
+        "the workers are up, before each workload and after the last; above 100 % is flagged "
+        "unreliable).",
         epilog=BENCH_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -7,6 +7,13 @@ def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
+def _pct(r: dict) -> str:
+    """Percent of peak; ``>100%?`` (see the footnote) when the measurement is unreliable."""
+    if r.get("pct_peak_unreliable"):
+        return ">100%?"
+    return "-" if r.get("pct_peak") is None else f"{r['pct_peak']:.1f}%"
+
+
 # (title, format spec, cell) per column; the optional ones appear only when a record needs them
 _COLUMNS = [
     ("workload", "<12", lambda r: r["workload"]),
@@ -21,7 +28,7 @@ _COLUMNS = [
     ),
     ("samples/s", ">11", lambda r: f"{r['samples_per_s']:,.0f}"),
     ("GFLOP/s", ">8", lambda r: f"{r['gflops']:.1f}"),
-    ("% peak", ">7", lambda r: f"{r['pct_peak']:.1f}%"),
+    ("% peak", ">7", lambda r: _pct(r)),
     ("vs torch", ">9", lambda r: _ratio(r["ratio_to_torch"])),
     ("vs article", ">10", lambda r: _ratio(r.get("ratio_to_article"))),
 ]
@@ -44,12 +51,20 @@ def format_table(records: list[dict], meta: dict | None = None) -> str:
     lines = []
     if meta:
         for dev, p in meta["gemm_peak"].items():
+            runs = ", ".join(f"{g:.1f}" for g in meta.get("gemm_peak_all", {}).get(dev, []))
             lines.append(
-                f"GEMM peak {dev}: {p['gflops']:.1f} GFLOP/s ({p['library']}, {p['n']}^3 {p['dtype']})"
+                f"GEMM peak {dev}: {p['gflops']:.1f} GFLOP/s ({p['library']}, {p['n']}^3 {p['dtype']}; "
+                f"highest of {runs}: measured once the workers were up, before each workload, after the last)"
             )
         lines.append(f"machine: {meta['cpu']}")
     lines += [head, "-" * len(head)]
     lines += [" ".join(f"{cell(r):{spec}}" for _, spec, cell in columns) for r in records]
+    if any(r.get("pct_peak_unreliable") for r in records):
+        lines.append(
+            ">100%?: unreliable measurement (the epoch beat the measured GEMM peak: the peak or the "
+            "epoch was timed under load); no percent is recorded for it"
+        )
+    lines.append("GFLOP/s and % peak count the matmul work actually done (no input gradient of layer 0)")
     if meta and meta.get("skipped"):
         for name, why in meta["skipped"].items():
             lines.append(f"skipped {name}: {why}")

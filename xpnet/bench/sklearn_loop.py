@@ -22,7 +22,7 @@ def sklearn_runner(workload: Workload, X, y, dtype: str = "float32", seed: int =
         learning_rate_init=workload.lr,
         momentum=0.0,
         nesterovs_momentum=False,
-        shuffle=True,
+        shuffle=workload.effective_batch(n) < n,  # as xpnet: no shuffle at full batch
         early_stopping=False,
         random_state=seed,
     )
@@ -41,5 +41,7 @@ def sklearn_runner(workload: Workload, X, y, dtype: str = "float32", seed: int =
         "optimizer": p["solver"],
         "lr": p["learning_rate_init"],
         "batch_size": p["batch_size"],
+        "shuffle": p["shuffle"],
+        "grad_norm": False,  # scikit-learn computes no gradient norm
     }
     return Runner("sklearn", "reference", "cpu", cpu_name(), epoch, workload.threads, settings)

@@ -15,7 +15,7 @@ def torch_runner(
     seed: int = 0,
     compile: bool = False,
 ):
-    """The loop a PyTorch user writes: nn.Linear stack, CrossEntropyLoss, SGD, randperm batches."""
+    """The loop a PyTorch user writes: nn.Linear stack, CrossEntropyLoss, SGD, randperm batches (none at full batch)."""
     import torch
     from torch import nn
 
@@ -37,11 +37,12 @@ def torch_runner(
     yt = torch.as_tensor(y, device=dev)
     n = Xt.shape[0]
     bs = workload.effective_batch(n)
+    shuffle = bs < n  # as xpnet's Trainer: no shuffle (and no gather) at full batch
 
     def epoch():
-        perm = torch.randperm(n, device=dev)
+        perm = torch.randperm(n, device=dev) if shuffle else None
         for start in range(0, n, bs):
-            idx = perm[start : start + bs]
+            idx = slice(start, start + bs) if perm is None else perm[start : start + bs]
             opt.zero_grad()
             loss = loss_fn(forward(Xt[idx]), yt[idx])
             loss.backward()
@@ -56,6 +57,8 @@ def torch_runner(
         "optimizer": "sgd",
         "lr": opt.param_groups[0]["lr"],
         "batch_size": bs,
+        "shuffle": shuffle,
+        "grad_norm": False,  # the loop computes no gradient norm
     }
     name = "torch-compile" if compile else "torch"
     label = torch.cuda.get_device_name(dev) if dev.type == "cuda" else cpu_name()

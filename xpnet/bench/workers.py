@@ -27,6 +27,8 @@ def _worker(conn) -> None:
                 conn.send(("ok", (runner.name, runner.kind, runner.device, runner.device_name, n)))
             elif cmd == "epoch":
                 conn.send(("ok", limited(timed(runner.epoch, *args), runner.threads)()))
+            elif cmd == "ping":
+                conn.send(("ok", None))
             elif cmd == "peak":
                 conn.send(("ok", gemm_peak(*args)))
         except Exception as exc:  # reported to the parent, which skips this runner
@@ -53,9 +55,13 @@ class Worker:
         child.close()
 
     def call(self, *cmd):
-        """Send one command and return its answer; a failure in the worker raises RuntimeError."""
-        self.conn.send(cmd)
-        status, value = self.conn.recv()
+        """Send one command and return its answer; a failure in the worker, or its death, raises RuntimeError."""
+        try:
+            self.conn.send(cmd)
+            status, value = self.conn.recv()
+        except (EOFError, OSError) as exc:  # ConnectionResetError, BrokenPipeError: the process died
+            code = self.proc.exitcode
+            raise RuntimeError(f"worker process died ({type(exc).__name__}; exit code {code})") from exc
         if status == "error":
             raise RuntimeError(value)
         return value

@@ -1,8 +1,8 @@
 """Benchmark workloads: network shape, batch, learning rate, data per size mode, and the data itself.
 
-FLOPs per epoch are counted as ``6 x samples x weights`` (forward, grad-weights and grad-input
-matmuls of every layer; the first layer's grad-input, which nobody computes, is counted too), and
-``flops_exact`` drops that term so percent-of-peak can be read both ways.
+FLOPs per epoch are the matmul work actually done (``flops_exact``, the primary figure): forward,
+grad-weights and grad-input matmuls of every layer but the first layer's grad-input, which no
+runner computes. ``flops`` is the ``6 x samples x weights`` convention, kept for comparison only.
 """
 
 from __future__ import annotations

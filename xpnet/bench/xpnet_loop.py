@@ -9,9 +9,12 @@ from .workloads import Workload
 def xpnet_config(workload: Workload, backend: str = "numpy", dtype: str = "float32", seed: int = 0):
     """The :class:`~xpnet.config.RunConfig` of ``workload``: plain SGD, shuffled, no grad-norm tracking.
 
+    The Trainer shuffles mini-batches only (never at full batch); every reference does the same.
+
     Softmax output with categorical cross-entropy on every workload (on ``seed`` the article's
     output is a sigmoid with the ``(a - y) / m`` delta instead; the work per step is the same).
-    Grad-norm tracking, which ``xpnet train`` has on, is off: no reference computes the norm.
+    Grad-norm tracking, which ``xpnet train`` (and the Trainer by default) has on, is off here:
+    no reference computes the norm, so timing it would add work only xpnet does.
     """
     from ..config import RunConfig
 
@@ -52,13 +55,16 @@ def xpnet_runner(workload: Workload, X, y, backend: str = "numpy", dtype: str = 
         return be.item(loss)  # the one sync per epoch, as fit() does
 
     built = net.config()
+    bs = Xd.shape[0] if trainer.batch_size is None else min(trainer.batch_size, Xd.shape[0])
     settings = {
         "layers": tuple(built["layers"]),
         "activation": built["activation"],
         "dtype": built["dtype"],
         "optimizer": type(trainer.optimizer).__name__.lower(),
         "lr": trainer.optimizer.lr,
-        "batch_size": Xd.shape[0] if trainer.batch_size is None else min(trainer.batch_size, Xd.shape[0]),
+        "batch_size": bs,
+        "shuffle": trainer.shuffle and bs < Xd.shape[0],  # the Trainer's own rule (train_epoch)
+        "grad_norm": trainer.track_grad_norm,
     }
     label = cpu_name() if str(be.device) == "cpu" else be.device_name
     return Runner(f"xpnet-{be.name}", "xpnet", str(be.device), label, epoch, workload.threads, settings)
