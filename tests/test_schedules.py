@@ -12,12 +12,17 @@ import xpnet
 from xpnet import optim
 from xpnet import schedules as S
 
-torch = pytest.importorskip("torch")
-T = torch.optim.lr_scheduler
+try:  # optional: only the comparisons with torch.optim.lr_scheduler need it (they skip without it)
+    import torch
+
+    T = torch.optim.lr_scheduler
+except ImportError:
+    torch = T = None
 EPOCHS = 70
 
 
 def _torch_rates(make, metrics=None, base=0.5):
+    pytest.importorskip("torch")
     p = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([p], lr=base)
     sched = make(opt)
@@ -235,13 +240,16 @@ def test_cli_schedule_flags(monkeypatch, flags, first_lrs):
     assert seen["history"].lr[: len(first_lrs)] == pytest.approx(first_lrs, rel=1e-12)
 
 
-def test_cli_plateau_and_bad_schedule_flags(capsys):
+def test_cli_plateau_and_bad_schedule_flags(capsys, monkeypatch):
     from xpnet import cli
 
+    # every epoch a bad one: with patience 0 each of the 3 epochs multiplies the rate by --gamma
+    monkeypatch.setattr(S.ReduceLROnPlateau, "_is_better", lambda self, value: False)
     argv = ["train", "--dataset", "iris", "--epochs", "3", "--hidden", "8", "--json"]
     assert cli.main([*argv, "--schedule", "plateau", "--schedule-patience", "0", "--gamma", "0.5"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["schedule"] == "plateau" and result["final_lr"] <= 1e-3
+    assert result["final_lr"] == pytest.approx(1e-3 * 0.5**3, rel=1e-6)  # --gamma 0.5, not 0.1
     assert cli.main([*argv, "--schedule", "cosine", "--warmup-epochs", "3"]) == 2
     assert "warmup_epochs=3 must be smaller than T_max=3" in capsys.readouterr().err
     assert cli.main([*argv, "--schedule", "step", "--step-size", "0"]) == 2
