@@ -106,3 +106,35 @@ def test_parameters_non_finite_after_the_last_epoch_are_restored_with_a_warning(
         trainer.fit(X, y, epochs=3, callbacks=[_PoisonLastEpoch(3)])
     assert any(issubclass(w.category, xpnet.DivergenceWarning) for w in caught)
     assert all(np.all(np.isfinite(v)) for v in net.state_dict().values())
+
+
+def test_check_clip_accepts_pairs_and_none_and_names_bad_input():
+    """Surviving cosmic-ray mutants of xpnet/clipping.py (tests/mutation/): the validation itself."""
+    from xpnet.clipping import check_clip
+
+    assert check_clip(None) is None
+    assert check_clip(("value", 0.5)) == ("value", 0.5)
+    assert check_clip(["global_norm", 2]) == ("global_norm", 2.0)
+    for bad in ("value", ("value",), ("value", 1.0, 2.0), 3.0):
+        with pytest.raises(TypeError, match="clip must be None or a"):
+            check_clip(bad)
+    with pytest.raises(ValueError, match="clip kind"):
+        check_clip(("max", 1.0))
+    with pytest.raises(ValueError, match="clip threshold"):
+        check_clip(("norm", 0.0))
+
+
+def test_check_pairing_refuses_unknown_losses_and_log_losses_on_identity():
+    from xpnet.losses import check_pairing
+
+    for loss, output in (
+        ("mse", "identity"),
+        ("log_loss", "sigmoid"),
+        ("categorical_crossentropy", "softmax"),
+    ):
+        check_pairing(loss, output)
+    with pytest.raises(ValueError, match="loss='hinge' is unknown"):
+        check_pairing("hinge", "softmax")
+    for loss in ("log_loss", "categorical_crossentropy"):
+        with pytest.raises(ValueError, match="needs probabilities"):
+            check_pairing(loss, "identity")
