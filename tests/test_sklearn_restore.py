@@ -16,6 +16,10 @@ pytest.importorskip("sklearn")
 from xpnet import sklearn_mlp, sklearn_trainer  # noqa: E402
 from xpnet.sklearn import XPNetRegressor  # noqa: E402
 
+# early stopping on a 30 % validation split, 5 epochs without improvement
+EARLY = {"hidden_layer_sizes": (16,), "early_stopping": True, "validation_fraction": 0.3}
+EARLY |= {"n_iter_no_change": 5, "batch_size": 32, "max_iter": 300, "random_state": 0}
+
 
 def _capture_split(monkeypatch, module):
     seen = {}
@@ -50,16 +54,7 @@ def _data():
 def test_early_stopping_restores_the_best_epoch(path, module, params, monkeypatch):
     seen = _capture_split(monkeypatch, module)
     X, y = _data()
-    reg = XPNetRegressor(
-        **params,
-        hidden_layer_sizes=(16,),
-        early_stopping=True,
-        validation_fraction=0.3,
-        n_iter_no_change=5,
-        batch_size=32,
-        max_iter=300,
-        random_state=0,
-    ).fit(X, y)
+    reg = XPNetRegressor(**params, **EARLY).fit(X, y)
     scores = list(reg.validation_scores_)
     assert reg.n_iter_ < 300 and len(scores) == reg.n_iter_
     best = int(np.argmax(scores))
