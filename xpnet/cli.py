@@ -160,7 +160,7 @@ def run_config(args: argparse.Namespace) -> RunConfig:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .plotting import loss_curves
-    from .tune.workers import blas_threads
+    from .threads import blas_threads
 
     cfg = run_config(args)
     for option in ("save", "plot", "checkpoint"):

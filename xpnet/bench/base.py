@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..threads import blas_threads
 
 
 @dataclass
@@ -37,27 +37,12 @@ class Spec:
     device: str = "cpu"
 
 
-@contextlib.contextmanager
-def thread_limit(threads: int | None) -> Iterator[None]:
-    """At most ``threads`` BLAS/OpenMP threads (and PyTorch intra-op threads) inside; None: no cap.
+def thread_limit(threads: int | None):
+    """At most ``threads`` BLAS/OpenMP threads and PyTorch intra-op threads inside; None: no cap.
 
     Entering costs a scan of the loaded libraries, so wrap a timed block, not each epoch.
     """
-    if threads is None:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    torch = sys.modules.get("torch")
-    before = torch.get_num_threads() if torch is not None else None
-    try:
-        with threadpool_limits(limits=threads):
-            if torch is not None:
-                torch.set_num_threads(threads)
-            yield
-    finally:
-        if torch is not None:
-            torch.set_num_threads(before)
+    return blas_threads(threads, torch_threads=True)
 
 
 def limited(fn: Callable[[], Any], threads: int | None) -> Callable[[], Any]:

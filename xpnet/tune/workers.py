@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import multiprocessing
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from ..threads import blas_threads
 from ..validation import check_int
 from .objective import Objective
 from .report import ProgressPrinter
 from .storage import in_memory_copy, open_storage, temporary_journal
 from .study import TuneSettings, load_study
-
-
-def blas_threads(threads: int | None):
-    """Limit the BLAS/OpenMP thread pools (a no-op context for None or without threadpoolctl).
-
-    An MLP's small matrix products run fastest on one thread; extra BLAS threads only spin
-    against the other workers (2.3x slower per epoch on a busy 2-core machine).
-    """
-    if threads is None:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - comes with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=threads)
 
 
 def run_worker(
