@@ -17,6 +17,7 @@ from .backend import BACKENDS
 from .clipping import CLIP_KINDS
 from .config import RUN_FIELDS, RunConfig, parse_hidden
 from .data import add_split_arguments
+from .ensemble_cli import ENSEMBLE_HELP, check_ensemble_args, train_ensemble
 from .initializers import INITIALIZERS
 from .io import check_output_path
 from .losses import LOSSES
@@ -34,6 +35,7 @@ TRAIN_EXAMPLES = """examples:
   xpnet train --optimizer adam --batch-norm --schedule cosine --warmup-epochs 5
   xpnet train --epochs 300 --checkpoint run.npz --checkpoint-every 25   # later: add --resume run.npz
   xpnet train --data mine.csv --target species --save model.npz   # your own CSV (header row)
+  xpnet train --ensemble 8 --save ens.npz      # 8 seeds together, averaged; vs the single model
 """
 
 
@@ -130,6 +132,7 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     g.add_argument("--clip", choices=CLIP_KINDS, default=D.clip, help="gradient clipping kind")
     g.add_argument("--clip-value", type=float, default=D.clip_value, help="clipping threshold (default 1.0)")
     g.add_argument("--seed", type=int, default=D.seed)
+    g.add_argument("--ensemble", type=int, default=1, metavar="K", help=ENSEMBLE_HELP + " (default 1)")
     g = p.add_argument_group("backend")
     g.add_argument("--backend", default=D.backend, choices=BACKENDS)
     g.add_argument("--device", default=D.device, help="e.g. cuda:0 (default: the backend's default)")
@@ -163,12 +166,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .threads import blas_threads
 
     cfg = run_config(args)
+    n_members = check_ensemble_args(args)  # --ensemble K and the options it refuses, before any work
     for option in ("save", "plot", "checkpoint"):
         if getattr(args, option):
             check_output_path(getattr(args, option), f"--{option}")
     ds = training_data(args, cfg.seed)
     if ds.task == "regression" and cfg.output != "identity":
         cfg = cfg.replace(output="identity", loss="mse")
+    if n_members > 1:
+        return train_ensemble(args, cfg, ds)
     net, trainer, stopping = cfg.build(ds.n_features, cfg.n_outputs(ds.n_classes))
     if not args.json:
         print(net.summary())

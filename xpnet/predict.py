@@ -32,7 +32,7 @@ def add_predict_parser(sub) -> argparse.ArgumentParser:
         epilog=PREDICT_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", help="a model file written by xpnet train --save (or MLP.save)")
+    p.add_argument("model", help="a model (or ensemble) file written by xpnet train --save (or MLP.save)")
     p.add_argument("data", help="features: .csv (header row), .npz (array X), .npy or .parquet")
     p.add_argument("--proba", action="store_true", help="write class probabilities, not labels")
     p.add_argument("--out", metavar="FILE", help="write here (.json: JSON; else CSV); default stdout")
@@ -118,15 +118,15 @@ def write_predictions(batches, out, fmt: str) -> int:
     return n
 
 
-def load_noting(path, command: str, **kwargs):
-    """``xpnet.load(path)``, its warnings (an old file without preprocessing) as one note line each."""
+def load_noting(path, command: str, loader=None, **kwargs):
+    """``xpnet.load(path)`` (or ``loader(path)``), its warnings (an old file without preprocessing) as notes."""
     import warnings
 
     from .network import load
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        net = load(path, **kwargs)
+        net = (loader or load)(path, **kwargs)
     for w in caught:
         print(f"xpnet {command}: note: {w.message}", file=sys.stderr)
     return net
@@ -139,7 +139,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise ValueError(f"--batch-size must be >= 1; got {args.batch_size}")
     if args.out:
         check_output_path(args.out, "--out")
-    net = load_noting(args.model, "predict", backend=args.backend, device=args.device)
+    from .ensemble import load_model  # a model file or an ensemble file (xpnet train --ensemble K --save)
+
+    net = load_noting(args.model, "predict", load_model, backend=args.backend, device=args.device)
     X = read_features(args.data, net)
     fmt = args.format or ("json" if args.out and Path(args.out).suffix.lower() == ".json" else "csv")
     with _open_out(args.out) as out:

@@ -14,7 +14,7 @@ as ``"cosine"``) trains with an :class:`xpnet.Trainer` instead (:mod:`xpnet.skle
 
 from __future__ import annotations
 
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,7 @@ from .backend import BACKENDS
 from .initializers import INITIALIZERS
 from .optim import OPTIMIZERS
 from .schedules import SCHEDULES
+from .sklearn_ensemble import fit_members, member_outputs
 from .sklearn_mlp import SklearnMLPMixin
 from .sklearn_trainer import TrainerClassifier, TrainerRegressor
 
@@ -50,6 +51,7 @@ _EXTRAS: dict[str, Any] = {
     "clip": None,
     "weight_decay": 0.0,
     "init": None,
+    "n_ensemble": 1,  # K > 1: K members (seeds random_state, +1, ...), outputs averaged (xpnet.sklearn_ensemble)
 }
 _EXTRA_CONSTRAINTS = {
     "backend": [StrOptions(set(BACKENDS))],
@@ -61,6 +63,7 @@ _EXTRA_CONSTRAINTS = {
     "clip": "no_validation",  # checked by xpnet.clipping.check_clip on the Trainer path
     "weight_decay": [Interval(Real, 0, None, closed="left")],
     "init": [None, StrOptions(set(INITIALIZERS))],
+    "n_ensemble": [Interval(Integral, 1, None, closed="left")],
     "learning_rate": [StrOptions(_SKLEARN_SCHEDULES | set(SCHEDULES))],
     "batch_size": [None, *MLPClassifier._parameter_constraints["batch_size"]],  # None: full batch (xpnet)
 }
@@ -99,6 +102,8 @@ class _XPNetBase(SklearnMLPMixin, BaseEstimator):
         return True
 
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
+        if self.n_ensemble != 1:
+            return fit_members(self, X, y, sample_weight, incremental, classes)
         if self.dtype not in (None, "float32", "float64"):
             raise TypeError(f"dtype={self.dtype!r}: choose None (follow X), 'float32' or 'float64'")
         if self._uses_trainer():
@@ -186,6 +191,8 @@ class _XPNetBase(SklearnMLPMixin, BaseEstimator):
     def _outputs(self, X) -> np.ndarray:
         """Validated ``X`` through the fitted network: output activations, NumPy ``(n, n_outputs)``."""
         check_is_fitted(self)
+        if self.n_ensemble != 1 and "members_" in self.__dict__:
+            return member_outputs(self, X)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False, dtype=(np.float64, np.float32))
         if getattr(self, "_trainer_fitted", False):
             return self._trainer_est._forward(X.toarray() if sp.issparse(X) else X)
@@ -222,7 +229,8 @@ class XPNetClassifier(ClassifierMixin, _XPNetBase):
     ``device``, ``dtype`` (None follows ``X``), and, each switching training to an
     :class:`xpnet.Trainer`: ``optimizer`` (an xpnet optimizer name, replacing ``solver``),
     ``dropout``, ``batch_norm``, ``clip`` (e.g. ``("global_norm", 1.0)``), ``weight_decay``,
-    ``init`` (an xpnet initializer) and xpnet schedules for ``learning_rate``.
+    ``init`` (an xpnet initializer) and xpnet schedules for ``learning_rate``; ``n_ensemble=K``
+    fits K members (seeds ``random_state``, +1, ...) and averages their probabilities.
     """
 
     _parameter_constraints = {**MLPClassifier._parameter_constraints, **_EXTRA_CONSTRAINTS}
@@ -237,7 +245,7 @@ class XPNetClassifier(ClassifierMixin, _XPNetBase):
         momentum=0.9, nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
         beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
         backend="numpy", device=None, dtype=None, optimizer=None, dropout=0.0, batch_norm=False,
-        clip=None, weight_decay=0.0, init=None,
+        clip=None, weight_decay=0.0, init=None, n_ensemble=1,
     ):  # fmt: skip
         self._store_init_args(locals())
 
@@ -339,7 +347,7 @@ class XPNetRegressor(RegressorMixin, _XPNetBase):
         warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
         validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
         max_fun=15000, backend="numpy", device=None, dtype=None, optimizer=None, dropout=0.0,
-        batch_norm=False, clip=None, weight_decay=0.0, init=None,
+        batch_norm=False, clip=None, weight_decay=0.0, init=None, n_ensemble=1,
     ):  # fmt: skip
         self._store_init_args(locals())
 

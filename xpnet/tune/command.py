@@ -31,6 +31,7 @@ TUNE_EXAMPLES = """examples:
   xpnet tune --storage journal:study.log --n-jobs 2             # two worker processes, one study
   xpnet tune --storage postgresql://user@dbhost/optuna --study-name big --device cuda:0  # one of many hosts
   xpnet tune --space space.yaml --json              # override ranges, e.g. {"n_layers": [1, 3]}
+  xpnet tune --trials 64 --batch 16                 # 16 trials at a time, trained together
 """
 
 
@@ -53,6 +54,10 @@ def add_tune_parser(sub) -> argparse.ArgumentParser:
         help="report to the pruner every N epochs (default epochs/10)",
     )
     g.add_argument("--pruner", choices=PRUNERS, default="median")
+    g.add_argument(
+        "--batch", type=int, default=1, metavar="K",
+        help="ask for K trials at a time and train them together (default 1: one at a time)",
+    )  # fmt: skip
     g.add_argument("--space", metavar="FILE", help="JSON or YAML file overriding search ranges")
     g.add_argument(
         "--seed", type=int, default=RunConfig.seed, help="data split and initial weights (default 0)"
@@ -167,6 +172,7 @@ def _settings(args: argparse.Namespace, devices: list[str]) -> TuneSettings:
         sampler_seed=args.sampler_seed,
         threads=args.threads or None,
         progress="stderr" if args.json else "stdout",
+        batch=check_int(args.batch, "--batch"),
     )
 
 

@@ -36,6 +36,7 @@ class TuneSettings:
     sampler_seed: int | None = None
     threads: int | None = 1  # BLAS threads per worker; None leaves the library's default
     progress: str | None = None  # "stdout", "stderr" or None
+    batch: int = 1  # trials asked and trained together (xpnet.tune.batch); 1: one at a time, study.optimize
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
@@ -58,6 +59,7 @@ class TuneSettings:
             )
         if self.threads is not None:
             self.threads = check_int(self.threads, "threads")
+        self.batch = check_int(self.batch, "batch")
         if self.progress not in (None, "stdout", "stderr"):
             raise ValueError(f"progress={self.progress!r} must be 'stdout', 'stderr' or None")
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..threads import blas_threads
 from ..validation import check_int
+from .batch import run_batched
 from .objective import Objective
 from .report import ProgressPrinter
 from .storage import in_memory_copy, open_storage, temporary_journal
@@ -44,6 +45,8 @@ def run_worker(
         stream = sys.stdout if settings.progress == "stdout" else sys.stderr
         callbacks.append(ProgressPrinter(stream, worker, n_workers))
     with blas_threads(settings.threads):
+        if settings.batch > 1:  # K trials at a time, trained together (xpnet tune --batch K)
+            return run_batched(study, objective, n_trials, settings.batch, settings.timeout, callbacks)
         study.optimize(
             objective, n_trials=n_trials, timeout=settings.timeout, catch=(Exception,), callbacks=callbacks,
             gc_after_trial=False,
