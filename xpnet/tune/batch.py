@@ -16,6 +16,7 @@ configuration scores the same whichever batch it ran in, and with ``--batch 1``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -80,11 +81,13 @@ class BatchRunner:
 
     def run_batch(self, k: int) -> None:
         """Ask ``k`` trials, train them together, tell each its score (or that it was pruned or failed)."""
-        self._ask(k)
+        with _quiet_heartbeat():
+            self._ask(k)
         if not self.members:
             return
         try:
-            results = self._fit()
+            with self._heartbeats(), _quiet_heartbeat():
+                results = self._fit()
         except Exception:  # one bad member must not fail the others: train the rest one by one
             for member in self.members:
                 if not member.done:
@@ -95,12 +98,20 @@ class BatchRunner:
                 if not member.done:
                     self._tell_failed(member.trial, "interrupted (Ctrl-C)")
             raise
-        for member, result in zip(self.members, results, strict=True):
-            if not member.done:
-                self._tell_result(member, result.history)
+        with _quiet_heartbeat():
+            for member, result in zip(self.members, results, strict=True):
+                if not member.done:
+                    self._tell_result(member, result.history)
 
     def _ask(self, k: int) -> None:
         """Ask ``k`` trials and draw their runs (a trial whose draw the run config refuses fails now)."""
+        import optuna
+        from optuna.storages._heartbeat import is_heartbeat_enabled
+
+        if is_heartbeat_enabled(self.study._storage):  # noqa: SLF001 - as study.optimize does before a trial
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(self.study)
         self.members = []
         for _ in range(check_int(k, "k")):
             trial = self.study.ask()
@@ -127,6 +138,16 @@ class BatchRunner:
         self._finished(self.study.tell(member.trial, member.best, state=optuna.trial.TrialState.COMPLETE))
 
     # --- training -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _heartbeats(self):
+        """Each member's heartbeat while the batch trains (storages with heartbeats), as study.optimize keeps one."""
+        from optuna.storages._heartbeat import get_heartbeat_thread
+
+        with contextlib.ExitStack() as stack:
+            for member in self.members:
+                stack.enter_context(get_heartbeat_thread(member.trial._trial_id, self.study._storage))  # noqa: SLF001
+            yield
+
     def _fit(self):
         """All members through :func:`xpnet.fit_many`, the pruner consulted after every epoch."""
         from ..many import fit_many
@@ -196,6 +217,14 @@ class BatchRunner:
     def _finished(self, frozen) -> None:
         for callback in self.callbacks:
             callback(self.study, frozen)
+
+
+@contextlib.contextmanager
+def _quiet_heartbeat():
+    """Optuna warns that heartbeats belong to study.optimize; this runner keeps them itself."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+        yield
 
 
 def run_batched(study, objective: Objective, n_trials: int | None, batch: int, timeout=None, callbacks=()):
