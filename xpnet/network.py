@@ -15,12 +15,16 @@ from .layers import BatchNorm, Dense, Pass, build_layers
 from .losses import check_pairing
 from .preprocess import Preprocessor
 from .validation import (
+    check_bool,
     check_choice,
     check_dropout,
     check_dtype,
-    check_features,
+    check_finite_outputs,
+    check_input,
     check_layer_sizes,
+    check_seed,
     encode_targets,
+    real_array,
     to_host,
 )
 
@@ -58,9 +62,9 @@ class MLP:
         self.output = check_choice(output, "output", OUTPUT)
         self.init = check_choice(init, "init", INITIALIZERS)
         self.dropout = check_dropout(dropout)
-        self.batch_norm = bool(batch_norm)
+        self.batch_norm = check_bool(batch_norm, "batch_norm")
         self.dtype = check_dtype(dtype)
-        self.seed = seed
+        self.seed = None if seed is None else check_seed(seed)
         self.backend = get_backend(backend, device)
         self.xp = self.backend.xp
         self._dtype = self.backend.dtype(self.dtype)
@@ -199,27 +203,13 @@ class MLP:
         return z, self.backend.activation(self.output, z)[0]
 
     # --- public API ------------------------------------------------------------------
-    def as_input(self, X):
-        """Validate ``X`` and move it to the device (arrays already there are kept)."""
-        if self._is_own_array(X):
-            if X.ndim != 2 or X.shape[1] != self.n_features:
-                raise ValueError(f"X has shape {tuple(X.shape)}; the network expects (n, {self.n_features})")
-            return X
-        return self._put(check_features(X, self.n_features))
+    def as_input(self, X, name: str = "X"):
+        """``X`` checked (finite after the cast to this network's dtype) and on the device."""
+        return check_input(X, self.backend, self.dtype, self.n_features, name)
 
-    def as_targets(self, y, n_samples: int, loss: str):
-        """Encode ``y`` (class indices or one-hot) and move it to the device."""
-        return self._put(encode_targets(y, n_samples, self.n_outputs, loss))
-
-    def _is_own_array(self, x) -> bool:
-        try:
-            return (
-                self.xp.isdtype(x.dtype, "real floating")
-                and x.dtype == self._dtype
-                and (type(x) is type(self.params["dense0.bias"]))
-            )
-        except Exception:
-            return False
+    def as_targets(self, y, n_samples: int, loss: str, name: str = "y"):
+        """Encode ``y`` (class indices or one-hot), check it in this network's dtype, move it to the device."""
+        return self._put(encode_targets(y, n_samples, self.n_outputs, loss, name, dtype=self.dtype))
 
     def forward(self, X, training: bool = False, masks=None):
         """Output activations (probabilities for softmax/sigmoid) as a backend array.
@@ -243,11 +233,15 @@ class MLP:
 
     def _raw_input(self, X):
         """``X`` scaled by the held :attr:`preprocessor` (raw features in), else as given."""
-        return X if self.preprocessor is None else self.preprocessor.transform(to_host(X, "X"))
+        return X if self.preprocessor is None else self.preprocessor.transform(real_array(X, "X"))
+
+    def _outputs(self, X):
+        """Evaluation-mode outputs on the host, refused when not finite (never a silent wrong answer)."""
+        return check_finite_outputs(self.backend.to_numpy(self.forward(self._raw_input(X))))
 
     def predict_proba(self, X) -> Any:
         """Evaluation-mode outputs as a NumPy array ``(n, n_outputs)`` (raw ``X`` when a preprocessor is held)."""
-        return self.backend.to_numpy(self.forward(self._raw_input(X)))
+        return self._outputs(X)
 
     def predict(self, X) -> Any:
         """Class indices (argmax, or threshold 0.5 for one sigmoid unit) as NumPy; raw outputs for identity.
@@ -255,13 +249,10 @@ class MLP:
         With a :attr:`preprocessor` (a loaded model file has one) ``X`` is raw features and the
         result is class labels.
         """
-        out = self.forward(self._raw_input(X))
+        out = self._outputs(X)
         if self.output == "identity":
-            return self.backend.to_numpy(out)
-        if self.n_outputs == 1:
-            idx = self.backend.to_numpy(self.xp.astype(out[:, 0] >= 0.5, self.xp.int64))
-        else:
-            idx = self.backend.to_numpy(self.xp.argmax(out, axis=1))
+            return out
+        idx = (out[:, 0] >= 0.5).astype("int64") if self.n_outputs == 1 else out.argmax(axis=1)
         return idx if self.preprocessor is None else self.preprocessor.labels(idx)
 
     def save(self, path, preprocessor: Preprocessor | None = None, run_config: Any = None) -> None:

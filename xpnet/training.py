@@ -7,124 +7,28 @@ history, logging, early stopping and the divergence check).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .callbacks import Callback, Checkpoint, DeferredInterrupt, LogEvery, ProgressBar, TrainingInterrupted
 from .checkpoint import load_checkpoint
 from .clipping import check_clip
+from .history import EarlyStopping, History
 from .losses import check_pairing
 from .network import MLP
 from .optim import SGD, Optimizer, make_optimizer
-from .validation import check_int, check_positive
+from .validation import check_bool, check_int, check_seed
+
+__all__ = ["DivergenceWarning", "EarlyStopping", "History", "Trainer"]
 
 
 class DivergenceWarning(RuntimeWarning):
     """Training stopped because the loss became NaN or infinite."""
-
-
-@dataclass
-class EarlyStopping:
-    """Stop when the monitored loss has not improved by ``min_delta`` for ``patience`` epochs.
-
-    It owns the run's best value, a copy of the best parameters and buffers, and the patience
-    counter. With ``restore_best`` the best epoch's values are restored at the end (from a copy,
-    so later in-place updates cannot touch it). With ``track_min`` the bar is the running
-    minimum, as scikit-learn's ``tol`` rule has it: a gain smaller than ``min_delta`` still moves
-    the best value (so a slow crawl counts as no improvement). ``patience=None`` never stops:
-    the trainer uses that to keep the best state for its divergence guard.
-    """
-
-    patience: int | None = 10
-    min_delta: float = 0.0
-    restore_best: bool = True
-    track_min: bool = False
-    best_value: float = field(default=math.inf, init=False, repr=False, compare=False)
-    best_state: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
-    best_epoch: int | None = field(default=None, init=False, repr=False, compare=False)
-    since_best: int = field(default=0, init=False, repr=False, compare=False)
-
-    def __post_init__(self):
-        if self.patience is not None:
-            self.patience = check_int(self.patience, "patience", minimum=1)
-        self.min_delta = check_positive(self.min_delta, "min_delta", allow_zero=True)
-
-    def reset(self, net: MLP) -> None:
-        """Start a run: the current parameters are the best so far."""
-        self.best_value, self.best_state, self.best_epoch, self.since_best = (
-            math.inf,
-            net.state_dict(),
-            None,
-            0,
-        )
-
-    def update(self, value: float, epoch: int, net: MLP) -> bool:
-        """Record epoch ``epoch``'s monitored ``value``; True when patience has run out."""
-        if value < self.best_value - self.min_delta:
-            self._take(value, epoch, net)
-            self.since_best = 0
-        else:
-            self.since_best += 1
-            if self.track_min and value < self.best_value:
-                self._take(value, epoch, net)
-        return self.patience is not None and self.since_best >= self.patience
-
-    def _take(self, value: float, epoch: int, net: MLP) -> None:
-        self.best_value, self.best_state, self.best_epoch = value, net.state_dict(), epoch
-
-    def state_dict(self) -> dict[str, Any]:
-        """Best value, epoch and patience counter, and the best state (arrays, not copies)."""
-        return {
-            "value": self.best_value,
-            "epoch": self.best_epoch,
-            "since_best": self.since_best,
-            "state": self.best_state,
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best_value, self.since_best = float(state["value"]), int(state["since_best"])
-        self.best_epoch, self.best_state = state.get("epoch"), state["state"]
-
-
-@dataclass
-class History:
-    """Per-epoch records of a ``fit`` (lists indexed by epoch - 1)."""
-
-    epoch: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_accuracy: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    grad_norm: list[float] = field(default_factory=list)
-    epoch_time: list[float] = field(default_factory=list)
-    best_epoch: int | None = None
-    stopped_epoch: int | None = None
-    diverged_epoch: int | None = None
-    interrupted_epoch: int | None = None  # Ctrl-C stopped the run after this many epochs
-
-    def __len__(self) -> int:
-        return len(self.epoch)
-
-    @property
-    def diverged(self) -> bool:
-        return self.diverged_epoch is not None
-
-    def append(self, epoch: int, train_loss, val_loss, val_accuracy, lr, grad_norm, seconds) -> None:
-        """Record one epoch."""
-        for name, value in zip(
-            ("epoch", "train_loss", "val_loss", "val_accuracy", "lr", "grad_norm", "epoch_time"),
-            (epoch, train_loss, val_loss, val_accuracy, lr, grad_norm, seconds),
-            strict=True,
-        ):
-            getattr(self, name).append(value)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
 class Trainer:
@@ -160,11 +64,11 @@ class Trainer:
         self.loss = loss
         self.optimizer = optimizer
         self.batch_size = None if batch_size is None else check_int(batch_size, "batch_size")
-        self.shuffle = bool(shuffle)
+        self.shuffle = check_bool(shuffle, "shuffle")
         self.clip = check_clip(clip)
-        self.seed = seed
-        self.schedule = schedule
-        self.track_grad_norm = bool(track_grad_norm)
+        self.seed = None if seed is None else check_seed(seed)
+        self.schedule = _check_schedule(schedule, optimizer)
+        self.track_grad_norm = check_bool(track_grad_norm, "track_grad_norm")
         self.rng = net.backend.rng(seed)
         self.stopper: EarlyStopping | None = None
 
@@ -247,26 +151,19 @@ class Trainer:
         settings), ending exactly where an uninterrupted run would (see :mod:`xpnet.checkpoint`).
         """
         epochs = check_int(epochs, "epochs")
+        log_every = check_int(log_every, "log_every", minimum=0)
+        checkpoint_every = check_int(checkpoint_every, "checkpoint_every")
+        progress = check_bool(progress, "progress")
         data = self._prepare(X, y, validation_data, early_stopping, resume_from, checkpoint)
-        cbs = self._callbacks(epochs, log_every, progress, checkpoint, checkpoint_every, callbacks)
-        stopper = self.stopper = early_stopping or EarlyStopping(patience=None, restore_best=False)
-        stopper.reset(self.net)
-        history, first = self._resume(resume_from, epochs, stopper, cbs)
+        stopper = early_stopping or EarlyStopping(patience=None, restore_best=False)
+        saved = self._load_resume(resume_from, epochs)  # nothing is changed unless the whole resume succeeds
+        self.stopper = stopper
+        history, first = self._start(saved, epochs, stopper)
+        cbs = self._callbacks(epochs, log_every, progress, checkpoint, checkpoint_every, callbacks, first - 1)
         try:
             with DeferredInterrupt() as interrupt:
                 for epoch in range(first, epochs + 1):
-                    monitored = self._run_epoch(epoch, data, history)
-                    if not math.isfinite(monitored):
-                        why = f"training diverged at epoch {epoch} (loss {history.train_loss[-1]})"
-                        self._restore(history, why)
-                        break
-                    stop = stopper.update(monitored, epoch, self.net)
-                    history.best_epoch = stopper.best_epoch
-                    if self.schedule is not None:
-                        self.schedule.step(monitored)
-                    history.stopped_epoch = epoch if stop else None
-                    for cb in cbs:
-                        cb.on_epoch_end(self, history, stop)
+                    stop = self._epoch_step(epoch, data, history, cbs)
                     if stop:
                         break
                     if interrupt.requested:  # Ctrl-C: the epoch is complete, so a checkpoint resumes exactly
@@ -277,12 +174,40 @@ class Trainer:
         except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread: mid-epoch
             history.interrupted_epoch = len(history)
             # the last completed epoch's checkpoint (if any) is kept; the partial epoch is dropped
-        self._finish(history, stopper)
+        self._finish(history, stopper, data)
         for cb in cbs:
             cb.on_train_end(self, history)
         if history.interrupted_epoch is not None:
             raise TrainingInterrupted(history)
         return history
+
+    def _epoch_step(self, epoch: int, data, history: History, cbs) -> bool:
+        """Run epoch ``epoch`` and its bookkeeping; True when the run stops (diverged or early stopping).
+
+        Every snapshot is scored with the loss of the parameters it saves. With validation data
+        that is the parameters after the epoch (the validation loss is measured on them); without,
+        the parameters the epoch started from (``candidate``), which the epoch's training loss
+        measures, exactly so with full batches. A diverged update is then never the best epoch.
+        """
+        stopper = self.stopper
+        candidate = self.net.state_dict() if data[2] is None else None
+        monitored = self._run_epoch(epoch, data, history, candidate)
+        if not math.isfinite(monitored):
+            self._restore(
+                history, f"training diverged at epoch {epoch} (loss {history.train_loss[-1]})", data
+            )
+            return True
+        if candidate is None:
+            stop = stopper.update(monitored, epoch, self.net)
+        else:
+            stop = stopper.update(monitored, epoch - 1, self.net, state=candidate)
+        history.best_epoch = stopper.best_epoch
+        if self.schedule is not None:
+            self.schedule.step(monitored)
+        history.stopped_epoch = epoch if stop else None
+        for cb in cbs:
+            cb.on_epoch_end(self, history, stop)
+        return stop
 
     def _prepare(self, X, y, validation_data, early_stopping, resume_from, checkpoint):
         """Validate the arguments and move the data to the device: ``(X, Y, X_val, Y_val)``."""
@@ -304,69 +229,146 @@ class Trainer:
             return Xd, Yd, None, None
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("validation_data must be an (X_val, y_val) pair")
-        Xv = net.as_input(validation_data[0])
-        return Xd, Yd, Xv, net.as_targets(validation_data[1], Xv.shape[0], self.loss)
+        Xv = net.as_input(validation_data[0], name="validation_data[0]")
+        Yv = net.as_targets(validation_data[1], Xv.shape[0], self.loss, name="validation_data[1]")
+        return Xd, Yd, Xv, Yv
 
-    def _callbacks(self, epochs, log_every, progress, checkpoint, checkpoint_every, extra) -> list[Callback]:
-        log_every = check_int(log_every, "log_every", minimum=0)
-        checkpoint_every = check_int(checkpoint_every, "checkpoint_every")
+    def _callbacks(
+        self, epochs, log_every, progress, checkpoint, checkpoint_every, extra, done
+    ) -> list[Callback]:
         cbs: list[Callback] = [LogEvery(log_every, epochs)] if log_every else []
         if progress:
-            cbs.append(ProgressBar(epochs))
+            cbs.append(ProgressBar(epochs, done))
         if checkpoint is not None:
             cbs.append(Checkpoint(checkpoint, checkpoint_every, epochs))
         return cbs + list(extra)
 
-    def _resume(self, resume_from, epochs: int, stopper: EarlyStopping, cbs) -> tuple[History, int]:
-        """The history so far and the first epoch to run (a fresh run, or one saved in ``resume_from``)."""
+    def _load_resume(self, resume_from, epochs: int) -> dict[str, Any] | None:
+        """The run saved in ``resume_from`` (None for a fresh run), loaded into this trainer.
+
+        A refused resume (a damaged or foreign file, more epochs run than ``epochs``) leaves the
+        network, optimizer, schedule and generators exactly as they were.
+        """
         if resume_from is None:
+            return None
+        with _unchanged_on_error(self):
+            saved = load_checkpoint(resume_from, self)
+            if saved["epoch"] > epochs:
+                raise ValueError(
+                    f"epochs={epochs} is less than the {saved['epoch']} epochs resume_from has run"
+                )
+        return saved
+
+    def _start(self, saved, epochs: int, stopper: EarlyStopping) -> tuple[History, int]:
+        """The history so far and the first epoch to run (a fresh run, or the one ``saved``)."""
+        if saved is None:
+            stopper.reset(self.net)
             return History(), 1
-        saved = load_checkpoint(resume_from, self)
-        if saved["epoch"] > epochs:
-            raise ValueError(f"epochs={epochs} is less than the {saved['epoch']} epochs resume_from has run")
         history = History(**saved["history"])
         stopper.load_state_dict(saved["early_stopping"])
-        for cb in cbs:
-            if isinstance(cb, ProgressBar):
-                cb.bar.update(saved["epoch"])
         return history, (epochs + 1 if history.stopped_epoch is not None else saved["epoch"] + 1)
 
-    def _run_epoch(self, epoch: int, data, history: History) -> float:
-        """Train one epoch, record it in ``history``; returns the monitored loss (NaN if any is not finite)."""
+    def _run_epoch(self, epoch: int, data, history: History, candidate=None) -> float:
+        """Train one epoch, record it in ``history``; returns the monitored loss.
+
+        The monitored loss is NaN if a loss is not finite, or if the parameters it scores (the
+        ``candidate`` copy, else the network's after the epoch) are not: those are never snapshot.
+        """
         net = self.net
+        xp = net.xp
         Xd, Yd, Xv, Yv = data
         lr = self.optimizer.lr
         start = time.perf_counter()
         train_loss, grad_norm = self.train_epoch(Xd, Yd)
-        metrics = net.xp.stack([train_loss, grad_norm])
+        scored = (net.params if candidate is None else candidate).values()
+        finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in scored]))
+        metrics = xp.stack([train_loss, grad_norm, xp.astype(finite, train_loss.dtype)])
         if Xv is not None:
-            metrics = net.xp.concat([metrics, self.eval_metrics(Xv, Yv)])
+            metrics = xp.concat([metrics, self.eval_metrics(Xv, Yv)])
         host = net.backend.to_numpy(metrics)  # the one device->host sync per epoch
         tl, gn = float(host[0]), float(host[1])
-        vl, va = (float(host[2]), float(host[3])) if Xv is not None else (math.nan, math.nan)
+        vl, va = (float(host[3]), float(host[4])) if Xv is not None else (math.nan, math.nan)
         history.append(
             epoch, tl, vl, va, lr, gn if self.track_grad_norm else math.nan, time.perf_counter() - start
         )
         monitored = vl if Xv is not None else tl
-        return monitored if math.isfinite(tl) else math.nan
+        return monitored if math.isfinite(tl) and host[2] == 1.0 else math.nan
 
-    def _restore(self, history: History, why: str) -> None:
-        """Stop a diverged run: restore the best parameters and say so with a DivergenceWarning."""
+    def _train_loss(self, data) -> tuple[float, bool]:
+        """The network's loss on the training data (evaluation mode) and whether its parameters are finite."""
+        xp = self.net.xp
+        finite = xp.all(xp.stack([xp.all(xp.isfinite(p)) for p in self.net.params.values()]))
+        value = self.eval_metrics(data[0], data[1])[0]
+        host = self.net.backend.to_numpy(xp.stack([value, xp.astype(finite, value.dtype)]))
+        return float(host[0]), bool(host[1] == 1.0)
+
+    def _restore(self, history: History, why: str, data) -> None:
+        """Stop a diverged run: restore the best parameters, report their loss, warn (DivergenceWarning)."""
         self.net.load_state_dict(self.stopper.best_state)
         history.diverged_epoch = history.stopped_epoch = history.epoch[-1] if history.epoch else 0
+        history.restored_loss, _ = self._train_loss(data)
         warnings.warn(
-            f"{why}; restored the parameters of epoch {history.best_epoch or 0}",
+            f"{why}; restored the parameters of epoch {history.best_epoch or 0} "
+            f"(training loss {history.restored_loss:.6g})",
             DivergenceWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
-    def _finish(self, history: History, stopper: EarlyStopping) -> None:
+    def _finish(self, history: History, stopper: EarlyStopping, data) -> None:
         if history.diverged_epoch is not None:
             return
         if stopper.restore_best or history.interrupted_epoch is not None:
+            if data[2] is None and history.epoch:  # the last epoch's parameters, not yet scored
+                value, finite = self._train_loss(data)
+                if math.isfinite(value) and finite:
+                    stopper.update(value, history.epoch[-1], self.net)
+                    history.best_epoch = stopper.best_epoch
             self.net.load_state_dict(stopper.best_state)
         elif not _all_finite(self.net):
-            self._restore(history, "parameters became non-finite in the last epoch")
+            self._restore(history, "parameters became non-finite in the last epoch", data)
+
+
+@contextlib.contextmanager
+def _unchanged_on_error(trainer: Trainer) -> Iterator[None]:
+    """Put the trainer's network, optimizer, schedule and generators back as they were if the block raises.
+
+    Loading replaces arrays rather than writing into them, so shallow copies of the objects'
+    attributes (and of the network's parameter and buffer dicts) are a complete record.
+    """
+    net = trainer.net
+    objects = [
+        o for o in (trainer, trainer.optimizer, trainer.schedule, trainer.rng, net, net.rng) if o is not None
+    ]
+    saved = [(o, dict(vars(o))) for o in objects]
+    params, buffers = dict(net.params), dict(net.buffers)
+    try:
+        yield
+    except BaseException:
+        for obj, attrs in saved:
+            vars(obj).clear()
+            vars(obj).update(attrs)
+        net.params.clear()
+        net.params.update(params)
+        net.buffers.clear()
+        net.buffers.update(buffers)
+        raise
+
+
+def _check_schedule(schedule: Any, optimizer: Optimizer) -> Any:
+    """``schedule`` is None or an object with ``step(metric)`` driving ``optimizer``; refused at construction."""
+    if schedule is None:
+        return None
+    if isinstance(schedule, str) or not callable(getattr(schedule, "step", None)):
+        raise TypeError(
+            f"schedule must be None or a schedule object with a step(metric) method, e.g. "
+            f"xpnet.schedules.make_schedule('cosine', trainer_optimizer, epochs=100) (or build the "
+            f"trainer with RunConfig(schedule=...).build_trainer(net)); got {schedule!r}"
+        )
+    if getattr(schedule, "optimizer", optimizer) is not optimizer:
+        raise ValueError(
+            "schedule drives another optimizer than the trainer's; build it on the trainer's optimizer"
+        )
+    return schedule
 
 
 def accuracy(net: MLP, a, Y):

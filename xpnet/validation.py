@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import array_api_compat
 import numpy as np
 
 from .backend import FLOAT_DTYPES, backend_of
+from .random import check_seed
+
+__all__ = [
+    "cast_finite",
+    "check_bool",
+    "check_features",
+    "check_finite_outputs",
+    "check_input",
+    "check_seed",
+    "encode_targets",
+    "real_array",
+]
+
+# dtype kinds a feature or target array may have: bool, signed and unsigned integers, floats (not
+# complex 'c', timedelta 'm' (which NumPy counts as a number), datetime 'M', object, strings)
+REAL_KINDS = "biuf"
 
 
 def to_host(x: Any, name: str = "X") -> np.ndarray:
     """Any array (NumPy, CuPy, torch, array-api-strict, list) as a host NumPy array."""
+    if x is None:
+        raise TypeError(f"{name} is None; it must be an array")
     if isinstance(x, np.ndarray):
         return x
     if array_api_compat.is_array_api_obj(x):
@@ -44,8 +63,8 @@ def check_choice(value: Any, name: str, allowed) -> str:
 
 def check_positive(value: Any, name: str, allow_zero: bool = False) -> float:
     """A finite real number > 0 (or >= 0 with ``allow_zero``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a number; got {type(value).__name__}")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number; got {value!r}")
     value = float(value)
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
@@ -55,16 +74,54 @@ def check_positive(value: Any, name: str, allow_zero: bool = False) -> float:
 
 def check_int(value: Any, name: str, minimum: int = 1) -> int:
     """An integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer; got {value!r}")
     if value < minimum:
         raise ValueError(f"{name}={value!r} is not allowed; it must be >= {minimum}")
     return int(value)
 
 
-def check_features(X: Any, n_features: int | None = None, name: str = "X") -> np.ndarray:
-    """A non-empty, finite, 2-D float host array with ``n_features`` columns."""
-    X = to_host(X, name)
+def check_bool(value: Any, name: str) -> bool:
+    """``True`` or ``False`` (NumPy's bools too); a truthy string such as ``'no'`` is refused."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
+def real_array(x: Any, name: str = "X") -> np.ndarray:
+    """``x`` as a host array of real numbers (bool, int or float): complex, timedelta, datetime,
+    object and string arrays are refused with a ``TypeError`` naming ``name``."""
+    x = to_host(x, name)
+    if x.dtype.kind not in REAL_KINDS:
+        raise TypeError(f"{name} must hold real numbers (bool, int or float); got dtype {x.dtype}")
+    return x
+
+
+def cast_finite(x: np.ndarray, dtype: Any, name: str = "X") -> np.ndarray:
+    """Host array ``x`` cast to ``dtype``, checked finite *after* the cast.
+
+    A finite float64 value beyond float32's range (``1e39``) becomes inf in the cast; checking
+    before it would let that through. ``ValueError`` names ``name`` and says which case it is.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.asarray(x, dtype=dtype)
+    finite = np.isfinite(out) if out.dtype.kind == "f" else True
+    if np.all(finite):
+        return out
+    bad = ~np.asarray(finite)
+    if np.all(np.isfinite(np.asarray(x, dtype=np.float64)[bad])):
+        limit = float(np.finfo(out.dtype).max)
+        raise ValueError(
+            f"{name} has {int(bad.sum())} value(s) beyond {out.dtype}'s range (|value| > {limit:.3g}), "
+            f"which become inf in {out.dtype}; rescale the data or use dtype='float64'"
+        )
+    raise ValueError(f"{name} contains NaN or inf; clean or impute the data first")
+
+
+def check_features(X: Any, n_features: int | None = None, name: str = "X", dtype: Any = None) -> np.ndarray:
+    """A non-empty, 2-D host array of real numbers with ``n_features`` columns, cast to ``dtype``
+    (default float64) and finite in it."""
+    X = real_array(X, name)
     if X.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features); got shape {X.shape}")
     if X.shape[0] == 0:
@@ -73,43 +130,91 @@ def check_features(X: Any, n_features: int | None = None, name: str = "X") -> np
         raise ValueError(
             f"{name} has {X.shape[1]} features but the network's input layer expects {n_features}"
         )
-    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-        raise TypeError(f"{name} must be numeric; got dtype {X.dtype}")
-    if not np.all(np.isfinite(X)):
-        raise ValueError(f"{name} contains NaN or inf; clean or impute the data first")
-    return X
+    return cast_finite(X, dtype or np.float64, name)
 
 
-def encode_targets(y: Any, n_samples: int, n_outputs: int, loss: str, name: str = "y") -> np.ndarray:
-    """Targets as a float ``(n, n_outputs)`` host array: one-hot from class indices, or as given.
+def check_input(X: Any, backend, dtype: str, n_features: int | None = None, name: str = "X"):
+    """``X`` checked and on ``backend``'s device in ``dtype``: every entry point's one input check.
+
+    A host array (or another library's) is checked by :func:`check_features` after the cast to
+    ``dtype`` ('float32' or 'float64'); an array already on the device in it (a float32 torch tensor for a float32
+    network) is checked there, with one device->host sync of a single flag. NaN, inf and values
+    that overflow ``dtype`` raise ``ValueError`` naming ``name``, before any work.
+    """
+    xp, want = backend.xp, backend.dtype(dtype)
+    if _on_device(X, backend, want):
+        if X.ndim != 2 or X.shape[0] == 0 or (n_features is not None and X.shape[1] != n_features):
+            wanted = f"(n >= 1, {n_features})" if n_features is not None else "(n >= 1, n_features)"
+            raise ValueError(f"{name} has shape {tuple(X.shape)}; the network expects {wanted}")
+        if not backend.item(xp.astype(xp.all(xp.isfinite(X)), xp.float32)):
+            raise ValueError(f"{name} contains NaN or inf; clean or impute the data first")
+        return X
+    return backend.asarray(check_features(X, n_features, name, dtype=dtype), dtype=want)
+
+
+_SAME_LIBRARY = {
+    "numpy": array_api_compat.is_numpy_namespace,
+    "torch": array_api_compat.is_torch_namespace,
+    "cupy": array_api_compat.is_cupy_namespace,
+    "array_api_strict": lambda ns: ns.__name__ == "array_api_strict",
+}
+
+
+def _on_device(x: Any, backend, dtype) -> bool:
+    """Whether ``x`` is already an array of ``backend``'s library on its device, in ``dtype``."""
+    try:
+        ns = array_api_compat.array_namespace(x)
+        return (
+            _SAME_LIBRARY[backend.name](ns)
+            and x.dtype == dtype
+            and str(array_api_compat.device(x)) == str(backend.device)
+        )
+    except Exception:  # noqa: BLE001 - lists, odd objects: the checked host path takes them
+        return False
+
+
+def check_finite_outputs(out: np.ndarray, name: str = "X") -> np.ndarray:
+    """Host network outputs, refused when not finite: inputs too large for the dtype (finite, yet the
+    products overflow) or non-finite weights would otherwise give a silent wrong prediction."""
+    if out.dtype.kind == "f" and not np.all(np.isfinite(out)):
+        rows = np.flatnonzero(~np.all(np.isfinite(out.reshape(out.shape[0], -1)), axis=1))
+        raise ValueError(
+            f"{name}: the network's outputs are NaN or inf for {rows.size} row(s) (first: row {rows[0]}); "
+            "the inputs are too large for the network's dtype, or its weights are not finite"
+        )
+    return out
+
+
+def encode_targets(
+    y: Any, n_samples: int, n_outputs: int, loss: str, name: str = "y", dtype: Any = np.float64
+) -> np.ndarray:
+    """Targets as a ``dtype`` ``(n, n_outputs)`` host array: one-hot from class indices, or as given.
 
     Class indices are accepted for the classification losses, and for ``mse`` when the
-    network has several outputs (the article's sigmoid + MSE on one-hot digits).
+    network has several outputs (the article's sigmoid + MSE on one-hot digits). Values are
+    checked finite after the cast to ``dtype`` (a regression target of 1e39 overflows float32).
     """
-    y = to_host(y, name)
-    if y.shape[:1] != (n_samples,):
-        raise ValueError(f"X and {name} have different lengths: {n_samples} and {len(y)}")
-    if not (np.issubdtype(y.dtype, np.number) or y.dtype == bool):
-        raise TypeError(f"{name} must be numeric; got dtype {y.dtype}")
-    if not np.all(np.isfinite(y)):
-        raise ValueError(f"{name} contains NaN or inf")
+    y = real_array(y, name)
+    if y.ndim == 0 or y.shape[0] != n_samples:
+        got = "a scalar" if y.ndim == 0 else f"{y.shape[0]} rows"
+        raise ValueError(f"X and {name} have different lengths: {n_samples} samples and {got}")
+    y = cast_finite(y, np.float64, name)
     if y.ndim == 2 and y.shape[1] == 1 and n_outputs == 1:
         y = y[:, 0]
     if y.ndim == 1 and (loss != "mse" or n_outputs > 1):
-        return _one_hot(y, n_outputs, name)
+        return cast_finite(_one_hot(y, n_outputs, name), dtype, name)
     if y.ndim == 1:  # regression with one output
-        return y.astype(np.float64).reshape(-1, 1)
+        return cast_finite(y.reshape(-1, 1), dtype, name)
     if y.ndim != 2 or y.shape[1] != n_outputs:
         raise ValueError(
             f"{name} must be class indices (n,) or an (n, {n_outputs}) array matching the "
             f"output layer; got shape {y.shape}"
         )
-    y = y.astype(np.float64)
     if loss in ("log_loss", "categorical_crossentropy") and (y.min() < 0 or y.max() > 1):
         raise ValueError(f"{name} must hold probabilities in [0, 1] for loss={loss!r}")
     if loss == "categorical_crossentropy" and not np.allclose(y.sum(axis=1), 1.0):
         raise ValueError(f"{name} rows must sum to 1 (one-hot or probabilities) for loss={loss!r}")
-    return y
+    return cast_finite(y, dtype, name)
 
 
 def _one_hot(y: np.ndarray, n_outputs: int, name: str) -> np.ndarray:
@@ -143,8 +248,8 @@ def check_layer_sizes(layers: Any) -> list[int]:
 
 
 def check_dropout(dropout: Any) -> float:
-    """A dropout rate in [0, 1)."""
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)):
+    """A dropout rate in [0, 1): any real number type (NumPy scalars such as ``np.float32(0.2)`` too)."""
+    if isinstance(dropout, (bool, np.bool_)) or not isinstance(dropout, numbers.Real):
         raise TypeError(f"dropout must be a number in [0, 1); got {dropout!r}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout={dropout!r} is not allowed; it must be in [0, 1)")
