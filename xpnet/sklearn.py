@@ -35,7 +35,9 @@ from .optim import OPTIMIZERS
 from .schedules import SCHEDULES
 from .sklearn_ensemble import fit_members, member_outputs
 from .sklearn_mlp import SklearnMLPMixin
+from .sklearn_params import cast_checked, transactional
 from .sklearn_trainer import TrainerClassifier, TrainerRegressor
+from .validation import check_finite_outputs
 
 __all__ = ["XPNetClassifier", "XPNetRegressor"]
 
@@ -111,8 +113,8 @@ class _XPNetBase(SklearnMLPMixin, BaseEstimator):
         self._trainer_fitted = False
         first = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first)
-        if self.dtype is not None:
-            X = X.astype(self.dtype, copy=False)
+        X = cast_checked(X, self.dtype or X.dtype, "X")  # finite after the cast (1e39 overflows float32)
+        y = y if self._is_classifier() else cast_checked(y, X.dtype, "y")
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         y = y.reshape((-1, 1)) if y.ndim == 1 else y
@@ -196,9 +198,7 @@ class _XPNetBase(SklearnMLPMixin, BaseEstimator):
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False, dtype=(np.float64, np.float32))
         if getattr(self, "_trainer_fitted", False):
             return self._trainer_est._forward(X.toarray() if sp.issparse(X) else X)
-        if self.dtype is not None:
-            X = X.astype(self.dtype, copy=False)
-        return self._forward_pass_fast(X)
+        return check_finite_outputs(self._forward_pass_fast(cast_checked(X, self.dtype or X.dtype, "X")))
 
     def _score_arrays(self, X_val, y_val, sample_weight) -> float:
         """The validation score of early stopping (``X_val`` already on the device)."""
@@ -211,6 +211,7 @@ class _XPNetBase(SklearnMLPMixin, BaseEstimator):
         return float(self._score_function(y_val, y_pred, sample_weight=sample_weight))
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @transactional  # validate everything, then change state: a refused fit leaves the estimator as it was
     def fit(self, X, y, sample_weight=None):
         """Fit to ``(X, y)`` (from the current weights with ``warm_start``); returns self."""
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
@@ -299,6 +300,7 @@ class XPNetClassifier(ClassifierMixin, _XPNetBase):
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
+    @transactional
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over ``(X, y)``; ``classes`` (every label) is required on the first call."""
         if self._uses_trainer():
@@ -384,6 +386,7 @@ class XPNetRegressor(RegressorMixin, _XPNetBase):
 
     @available_if(lambda est: est._check_solver)  # not called: scikit-learn's regressor allows lbfgs here
     @_fit_context(prefer_skip_nested_validation=True)
+    @transactional
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``(X, y)``, keeping the optimizer state of earlier calls."""
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)

@@ -8,7 +8,10 @@ parameter, before any work starts.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import numbers
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,9 +20,9 @@ import numpy as np
 from .clipping import check_clip
 from .config import RunConfig
 from .schedules import SCHEDULES
-from .validation import check_choice, check_int, check_positive
+from .validation import cast_finite, check_bool, check_choice, check_int, check_positive
 
-__all__ = ["batch_size_for", "estimator_config"]
+__all__ = ["batch_size_for", "cast_checked", "estimator_config", "transactional", "unchanged_on_error"]
 
 
 def _hidden_layer_sizes(value: Any) -> tuple[int, ...]:
@@ -46,6 +49,22 @@ def _check_fraction(value: Any) -> float:
     return float(value)
 
 
+def _check_random_state(value: Any) -> None:
+    if value is None or isinstance(value, np.random.RandomState):
+        return
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"random_state must be None, an int or a numpy RandomState; got {value!r}")
+    if not 0 <= value < 2**32:
+        raise ValueError(f"random_state={value!r} is not allowed; an int random_state must be in [0, 2**32)")
+
+
+def _check_verbose(value: Any) -> None:
+    if isinstance(value, (bool, np.bool_)):
+        return
+    if not isinstance(value, numbers.Integral) or value < 0:
+        raise TypeError(f"verbose must be True, False or an int >= 0; got {value!r}")
+
+
 def estimator_config(est: Any) -> RunConfig:
     """Check every parameter of ``est`` (errors name the parameter) and return its :class:`RunConfig`.
 
@@ -56,6 +75,10 @@ def estimator_config(est: Any) -> RunConfig:
     """
     if hasattr(est, "_trainer_params"):
         est = SimpleNamespace(**est._trainer_params(np.dtype(est.dtype or "float64")))
+    for flag in ("batch_norm", "shuffle", "early_stopping", "warm_start"):
+        check_bool(getattr(est, flag), flag)  # a truthy string such as 'no' is not a bool
+    _check_verbose(est.verbose)
+    _check_random_state(est.random_state)
     check_choice(est.learning_rate, "learning_rate", SCHEDULES)
     check_positive(est.learning_rate_init, "learning_rate_init")
     check_positive(est.tol, "tol", allow_zero=True)
@@ -104,3 +127,47 @@ def batch_size_for(batch_size: int | str | None, n: int) -> int | None:
     if batch_size == "auto":
         return min(200, n)
     return None if batch_size is None else min(int(batch_size), n)
+
+
+_ARRAY_LISTS = ("coefs_", "intercepts_")  # updated in place by scikit-learn's algorithm on NumPy
+
+
+@contextlib.contextmanager
+def unchanged_on_error(est: Any) -> Iterator[None]:
+    """Put a ``fit``/``partial_fit`` refused (or failed) inside the block back: the estimator keeps
+    every attribute it had (``classes_``, ``n_features_in_``, the fitted model) and an unfitted
+    one stays unfitted, so ``predict`` raises ``NotFittedError``.
+
+    The attributes are restored from a shallow copy; the arrays scikit-learn's algorithm updates
+    in place (``coefs_``, ``intercepts_``) from copies. A ``KeyboardInterrupt`` keeps what was trained.
+    """
+    saved = dict(vars(est))
+    arrays = {k: [np.array(a, copy=True) for a in saved[k]] for k in _ARRAY_LISTS if k in saved}
+    try:
+        yield
+    except Exception:
+        vars(est).clear()
+        vars(est).update(saved)
+        for key, copies in arrays.items():
+            for array, copy in zip(saved[key], copies, strict=True):
+                array[...] = copy
+        raise
+
+
+def transactional(method):
+    """A ``fit``-like method run under :func:`unchanged_on_error`: validate everything, then change state."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with unchanged_on_error(self):
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+def cast_checked(X: Any, dtype: Any, name: str = "X") -> Any:
+    """``X`` (an array or a scipy sparse matrix) in ``dtype``, finite after the cast (see ``cast_finite``)."""
+    if hasattr(X, "tocsr"):  # scipy sparse: the stored values are what the cast can overflow
+        cast_finite(X.data, dtype, name)
+        return X.astype(dtype, copy=False)
+    return cast_finite(X, dtype, name)

@@ -24,8 +24,9 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .config import RunConfig
 from .network import MLP
-from .sklearn_params import batch_size_for, estimator_config
+from .sklearn_params import batch_size_for, estimator_config, transactional
 from .training import Trainer
+from .validation import cast_finite, check_finite_outputs
 
 PREDICT_BLOCK = 256  # rows per forward pass at prediction time (see ``_forward``)
 _FLOATS = (np.float64, np.float32)
@@ -107,6 +108,7 @@ class _XPNetBase(BaseEstimator):
         )
         return config.build_trainer(self.model_, optimizer)
 
+    @transactional  # a refused (or failed) call leaves the estimator as it was
     def _fit(self, X, y, incremental: bool, classes=None):
         config = estimator_config(self)  # bad parameters fail here, named as the estimator's
         first = not (incremental or self.warm_start) or not hasattr(self, "model_")
@@ -175,6 +177,7 @@ class _XPNetBase(BaseEstimator):
         if finite:
             self.best_loss_ = min(self.best_loss_, min(finite))
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else math.nan
+        self.loss_ = self.loss_ if history.restored_loss is None else history.restored_loss  # after a restore
 
     def _needs_classes(self) -> bool:
         return False
@@ -198,11 +201,11 @@ class _XPNetBase(BaseEstimator):
         net, xp, block = self.model_, self.model_.xp, PREDICT_BLOCK
         n = X.shape[0]
         padded = np.zeros((-(-n // block) * block, X.shape[1]), dtype=net.dtype)
-        padded[:n] = X
-        Xd = net.as_input(padded)  # one host->device transfer
-        outs = [net.forward(Xd[start : start + block, :]) for start in range(0, padded.shape[0], block)]
+        padded[:n] = cast_finite(X, net.dtype, "X")  # finite after the cast (1e39 overflows float32)
+        Xd = net.backend.asarray(padded, dtype=net.dtype)  # one host->device transfer
+        outs = [net.eval_logits_outputs(Xd[i : i + block, :])[1] for i in range(0, padded.shape[0], block)]
         out = outs[0] if len(outs) == 1 else xp.concat(outs, axis=0)
-        return np.asarray(net.backend.to_numpy(out)[:n], dtype=np.float64)  # one device->host transfer
+        return np.asarray(check_finite_outputs(net.backend.to_numpy(out)[:n]), dtype=np.float64)
 
     def __getstate__(self):
         # Optimizer/trainer state lives on the device and holds device generators, which
@@ -273,20 +276,21 @@ class TrainerClassifier(ClassifierMixin, _XPNetBase):
         check_classification_targets(y)
         target = type_of_target(y)
         multilabel = target.startswith("multilabel")
-        if first:
+        if first:  # checked first, then set
             if multilabel:
-                self._kind = "multilabel"
-                self.classes_ = np.arange(y.shape[1]) if classes is None else np.asarray(classes)
-                if self.classes_.shape != (y.shape[1],):
+                kind = "multilabel"
+                found = np.arange(y.shape[1]) if classes is None else np.asarray(classes)
+                if found.shape != (y.shape[1],):
                     raise ValueError(f"classes must list the {y.shape[1]} label columns of y")
             else:
-                self.classes_ = np.unique(y) if classes is None else np.unique(np.asarray(classes))
-                if self.classes_.shape[0] < 2:
+                found = np.unique(y) if classes is None else np.unique(np.asarray(classes))
+                if found.shape[0] < 2:
                     raise ValueError(
-                        f"y has only one class ({self.classes_[0]!r}); a classifier needs at least 2 classes"
+                        f"y has only one class ({found[0]!r}); a classifier needs at least 2 classes"
                     )
-                self._kind = "binary" if self.classes_.shape[0] == 2 else "multiclass"
-            self.n_outputs_ = 1 if self._kind == "binary" else self.classes_.shape[0]
+                kind = "binary" if found.shape[0] == 2 else "multiclass"
+            self._kind, self.classes_ = kind, found
+            self.n_outputs_ = 1 if kind == "binary" else found.shape[0]
             self.out_activation_ = self._output()
         if multilabel != (self._kind == "multilabel"):
             raise ValueError(f"y is {target} but the classifier was fitted on {self._kind} targets")
