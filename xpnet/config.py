@@ -30,7 +30,7 @@ from .network import MLP
 from .optim import OPTIMIZERS, Optimizer, make_optimizer
 from .schedules import SCHEDULES, make_schedule
 from .training import EarlyStopping, Trainer
-from .validation import check_choice, check_dtype, check_int, check_positive
+from .validation import check_bool, check_choice, check_dropout, check_dtype, check_int, check_positive
 
 __all__ = ["COSINE_ADAM_LR", "RUN_FIELDS", "Run", "RunConfig", "parse_hidden"]
 
@@ -88,26 +88,12 @@ def parse_hidden(value: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in sizes)
 
 
-def _check_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False; got {value!r}")
-    return value
-
-
-def _check_dropout(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"dropout must be a number in [0, 1); got {value!r}")
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"dropout={value!r} is not allowed; it must be in [0, 1)")
-    return float(value)
-
-
 def _checked(name: str, value: Any) -> Any:
     """``value`` for field ``name``, normalized, or a ValueError/TypeError naming the field."""
     if name in _CHOICES:
         return check_choice(value, name, _CHOICES[name])
     if name in _BOOLS:
-        return _check_bool(value, name)
+        return check_bool(value, name)
     if name in _INTS or name in _OPTIONAL_INTS:
         minimum = _INTS.get(name, _OPTIONAL_INTS.get(name))
         return None if value is None and name in _OPTIONAL_INTS else check_int(value, name, minimum)
@@ -121,7 +107,7 @@ def _checked_special(name: str, value: Any) -> Any:
     if name == "hidden":
         return parse_hidden(value)
     if name == "dropout":
-        return _check_dropout(value)
+        return check_dropout(value)
     if name == "clip":
         return None if value is None else check_choice(value, "clip", CLIP_KINDS)
     if name == "dtype":
