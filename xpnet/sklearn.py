@@ -35,7 +35,7 @@ from .optim import OPTIMIZERS
 from .schedules import SCHEDULES
 from .sklearn_ensemble import fit_members, member_outputs
 from .sklearn_mlp import SklearnMLPMixin
-from .sklearn_params import cast_checked, transactional
+from .sklearn_params import cast_checked, refuse_non_real, transactional
 from .sklearn_trainer import TrainerClassifier, TrainerRegressor
 from .validation import check_finite_outputs
 
@@ -112,6 +112,7 @@ class _XPNetBase(SklearnMLPMixin, BaseEstimator):
             return self._trainer_fit(X, y, sample_weight, incremental, classes)
         self._trainer_fitted = False
         first = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        refuse_non_real(X)
         X, y = self._validate_input(X, y, incremental, reset=first)
         X = cast_checked(X, self.dtype or X.dtype, "X")  # finite after the cast (1e39 overflows float32)
         y = y if self._is_classifier() else cast_checked(y, X.dtype, "y")
@@ -142,6 +143,7 @@ class _XPNetBase(SklearnMLPMixin, BaseEstimator):
     def _trainer_fit(self, X, y, sample_weight, incremental: bool, classes):
         est = getattr(self, "_trainer_est", None)
         first = not hasattr(est, "model_") or (not self.warm_start and not incremental)
+        refuse_non_real(X)
         X, y = validate_data(
             self,
             X,
@@ -195,6 +197,7 @@ class _XPNetBase(SklearnMLPMixin, BaseEstimator):
         check_is_fitted(self)
         if self.n_ensemble != 1 and "members_" in self.__dict__:
             return member_outputs(self, X)
+        refuse_non_real(X)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False, dtype=(np.float64, np.float32))
         if getattr(self, "_trainer_fitted", False):
             return self._trainer_est._forward(X.toarray() if sp.issparse(X) else X)

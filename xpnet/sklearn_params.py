@@ -22,7 +22,14 @@ from .config import RunConfig
 from .schedules import SCHEDULES
 from .validation import cast_finite, check_bool, check_choice, check_int, check_positive
 
-__all__ = ["batch_size_for", "cast_checked", "estimator_config", "transactional", "unchanged_on_error"]
+__all__ = [
+    "batch_size_for",
+    "cast_checked",
+    "estimator_config",
+    "refuse_non_real",
+    "transactional",
+    "unchanged_on_error",
+]
 
 
 def _hidden_layer_sizes(value: Any) -> tuple[int, ...]:
@@ -171,3 +178,14 @@ def cast_checked(X: Any, dtype: Any, name: str = "X") -> Any:
         cast_finite(X.data, dtype, name)
         return X.astype(dtype, copy=False)
     return cast_finite(X, dtype, name)
+
+
+def refuse_non_real(X: Any, name: str = "X") -> None:
+    """``TypeError`` for complex, timedelta or datetime data, which scikit-learn's validation would cast
+    to float silently (a timedelta becomes its count of units); other input is left to it."""
+    dtype = getattr(X, "dtype", None)
+    if dtype is None and isinstance(X, (list, tuple)):
+        with contextlib.suppress(Exception):  # ragged or odd lists: scikit-learn's validation refuses them
+            dtype = np.asarray(X).dtype
+    if getattr(dtype, "kind", None) in ("c", "m", "M"):
+        raise TypeError(f"{name} must hold real numbers (bool, int or float); got dtype {dtype}")

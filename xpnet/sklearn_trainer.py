@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from .config import RunConfig
 from .network import MLP
-from .sklearn_params import batch_size_for, estimator_config, transactional
+from .sklearn_params import batch_size_for, estimator_config, refuse_non_real, transactional
 from .training import Trainer
 from .validation import cast_finite, check_finite_outputs
 
@@ -94,9 +94,8 @@ class _XPNetBase(BaseEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
 
-    # Each estimator defines _output() (the output activation), _loss, _encode_y(y, first, classes)
-    # (targets as the Trainer takes them; sets the target attributes on the first fit) and
-    # _validation_score(history, y_val) (the per-epoch validation_scores_).
+    # Each estimator defines _output() (output activation), _loss, _encode_y(y, first, classes) (targets for
+    # the Trainer; the target attributes on a first fit), _validation_score(history, y_val) (per epoch).
 
     def _new_model(self, n_features: int, n_outputs: int, config: RunConfig, seed: int) -> MLP:
         return config.replace(output=self._output(), seed=seed).build_network(n_features, n_outputs)
@@ -116,6 +115,7 @@ class _XPNetBase(BaseEstimator):
             raise ValueError(
                 "classes must be passed on the first call to partial_fit (all labels y may hold)"
             )
+        refuse_non_real(X)
         X, y = validate_data(
             self, X, y, reset=first, dtype=_FLOATS, multi_output=True, y_numeric=self._y_numeric
         )
@@ -197,6 +197,7 @@ class _XPNetBase(BaseEstimator):
         changes the last bits with the batch size), and memory stays bounded.
         """
         check_is_fitted(self)
+        refuse_non_real(X)
         X = validate_data(self, X, reset=False, dtype=_FLOATS)
         net, xp, block = self.model_, self.model_.xp, PREDICT_BLOCK
         n = X.shape[0]
