@@ -243,8 +243,9 @@ class Trainer:
             cbs.append(Checkpoint(checkpoint, checkpoint_every, epochs))
         return cbs + list(extra)
 
-    def _load_resume(self, resume_from, epochs: int) -> dict[str, Any] | None:
-        """The run saved in ``resume_from`` (None for a fresh run), loaded into this trainer.
+    def _load_resume(self, resume_from, epochs: int) -> tuple[History, dict[str, Any], int] | None:
+        """The run saved in ``resume_from`` loaded into this trainer: ``(history, early-stopping
+        state, epochs run)``, or None for a fresh run.
 
         A refused resume (a damaged or foreign file, more epochs run than ``epochs``) leaves the
         network, optimizer, schedule and generators exactly as they were.
@@ -257,16 +258,17 @@ class Trainer:
                 raise ValueError(
                     f"epochs={epochs} is less than the {saved['epoch']} epochs resume_from has run"
                 )
-        return saved
+            EarlyStopping().load_state_dict(saved["early_stopping"])  # parses, on a throwaway tracker
+            return History(**saved["history"]), saved["early_stopping"], saved["epoch"]
 
     def _start(self, saved, epochs: int, stopper: EarlyStopping) -> tuple[History, int]:
         """The history so far and the first epoch to run (a fresh run, or the one ``saved``)."""
         if saved is None:
             stopper.reset(self.net)
             return History(), 1
-        history = History(**saved["history"])
-        stopper.load_state_dict(saved["early_stopping"])
-        return history, (epochs + 1 if history.stopped_epoch is not None else saved["epoch"] + 1)
+        history, stopping, done = saved
+        stopper.load_state_dict(stopping)
+        return history, (epochs + 1 if history.stopped_epoch is not None else done + 1)
 
     def _run_epoch(self, epoch: int, data, history: History, candidate=None) -> float:
         """Train one epoch, record it in ``history``; returns the monitored loss.
