@@ -160,16 +160,18 @@ def fit_ensemble(
     y_val=None,
     n_members: int = 5,
     preprocessor: Preprocessor | None = None,
+    n_outputs: int | None = None,
 ):
     """Train ``n_members`` members of ``config`` together; returns ``(Ensemble, histories)``.
 
     Members are :func:`member_configs` (seeds ``config.seed + i``); each follows the config's
     own early stopping on ``(X_val, y_val)`` when given (else on its training loss).
+    ``n_outputs`` defaults to the width the targets imply (see :func:`xpnet.fit_many`).
     """
     from .many import fit_many
 
     configs = member_configs(config, n_members)
-    results = fit_many(configs, X, y, X_val, y_val)
+    results = fit_many(configs, X, y, X_val, y_val, n_outputs=n_outputs)
     ensemble = Ensemble([r.model for r in results], preprocessor=preprocessor, run_config=config)
     return ensemble, [r.history for r in results]
 

@@ -64,7 +64,7 @@ def train_ensemble(args: argparse.Namespace, cfg: RunConfig, ds) -> int:
         np.errstate(all="ignore"),
     ):
         warnings.simplefilter("ignore", RuntimeWarning)  # divergence is reported below, per member
-        results = fit_many(configs, ds.X_train, ds.y_train, *validation)
+        results = fit_many(configs, ds.X_train, ds.y_train, *validation, n_outputs=first.n_outputs)
     seconds = time.perf_counter() - start
     ensemble = Ensemble([r.model for r in results], run_config=cfg)
     with np.errstate(all="ignore"):

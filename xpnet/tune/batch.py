@@ -158,7 +158,10 @@ class BatchRunner:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DivergenceWarning)  # a pruned trial, below
             warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's overflow noise on the way there
-            return fit_many(configs, ds.X_train, ds.y_train, ds.X_val, ds.y_val, on_epoch=self._on_epoch)
+            return fit_many(
+                configs, ds.X_train, ds.y_train, ds.X_val, ds.y_val, on_epoch=self._on_epoch,
+                n_outputs=configs[0].n_outputs(ds.n_classes),
+            )  # fmt: skip
 
     def _on_epoch(self, epoch: int, histories, active) -> list[int]:
         """fit_many's hook: report at the objective's epochs; the members the pruner stops, to stop now."""
