@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .io import atomic_savez, read_npz
+from .history import History
+from .io import atomic_savez, check_finite, read_npz
 from .random import is_state
 
 FORMAT = "xpnet.checkpoint"
@@ -91,13 +92,30 @@ def load_checkpoint(path: str | os.PathLike, trainer) -> dict[str, Any]:
     """
     if not Path(path).is_file():
         raise FileNotFoundError(f"resume_from={str(path)!r}: no checkpoint file there")
-    arrays, meta = read_npz(path)
+    arrays, meta = read_npz(path, lambda meta, shapes: _check_header(path, meta))
+    check_finite(path, arrays, ("model/", "best/"))
+    try:
+        return _restore(path, trainer, arrays, meta)
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:  # a tampered file
+        if str(path) in str(exc):
+            raise
+        what = f"{type(exc).__name__} {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise ValueError(f"resume_from={str(path)!r} is not a usable xpnet checkpoint: {what}") from None
+
+
+def _check_header(path, meta: dict[str, Any]) -> None:
+    """The format and version, before any array is read."""
     if meta.get("format") != FORMAT:
         raise ValueError(f"resume_from={str(path)!r} holds {meta.get('format')!r}, not an xpnet checkpoint")
-    if meta.get("version", 0) > VERSION:
+    if meta["version"] > VERSION:
         raise ValueError(
             f"resume_from={str(path)!r} was written by a newer xpnet (version {meta['version']})"
         )
+
+
+def _restore(path, trainer, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> dict[str, Any]:
+    """Load the checked file's state into ``trainer``; the bookkeeping ``load_checkpoint`` returns."""
+    History(**meta["history"])  # parses (a tampered history fails here, naming the file)
     net = trainer.net
     arch = ("layers", "activation", "output", "dropout", "batch_norm", "dtype")
     if any(meta["config"].get(k) != net.config()[k] for k in arch):

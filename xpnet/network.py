@@ -42,6 +42,7 @@ class MLP:
     ``layers`` lists every width, input first: ``[64, 128, 10]`` is 64 features, one hidden
     layer of 128 units and 10 outputs. Parameters are drawn on the host from ``seed`` and
     moved to ``backend``'s device once, so a seed gives the same network on every backend.
+    The defaults are ``xpnet train``'s (:class:`~xpnet.RunConfig` reads them from here).
     """
 
     def __init__(
@@ -50,7 +51,7 @@ class MLP:
         activation: str = "relu",
         output: str = "softmax",
         init: str = "he_normal",
-        dropout: float = 0.0,
+        dropout: float = 0.2,
         batch_norm: bool = False,
         backend: str | Backend = "numpy",
         dtype: Any = "float32",
@@ -308,14 +309,18 @@ def load(path, backend: str | Backend = "numpy", device: Any = None, dtype: Any 
     The loaded network holds the saved preprocessing, so ``predict`` takes raw features. A file
     without preprocessing (written before it was stored) loads with a warning saying so.
     """
-    config, arrays, meta = read_model(path)
+    config, arrays, meta = read_model(path)  # checked: the declared layers match the stored arrays
+    backend = get_backend(backend, device)  # the caller's arguments: their errors are not the file's
     if dtype is not None:
-        config["dtype"] = dtype
-    net = MLP(**config, backend=backend, device=device)
-    net.load_state_dict({k: v for k, v in arrays.items() if not k.startswith("preprocess/")})
-    if meta.get("preprocess") is not None:
-        net.preprocessor = Preprocessor.from_meta(meta["preprocess"], arrays)
-    elif "preprocess" not in meta:
+        config["dtype"] = check_dtype(dtype)
+    try:
+        net = MLP(**config, backend=backend, device=device)
+        net.load_state_dict({k: v for k, v in arrays.items() if not k.startswith("preprocess/")})
+        if meta.get("preprocess") is not None:
+            net.preprocessor = Preprocessor.from_meta(meta["preprocess"], arrays)
+    except (TypeError, ValueError) as exc:  # a tampered header: one error naming the file
+        raise ValueError(f"{str(path)!r} is not a readable xpnet file: {exc}") from None
+    if "preprocess" not in meta:
         warnings.warn(
             f"{str(path)!r} carries no preprocessing (saved by an older xpnet): predict() expects "
             "features scaled as in training, and returns class indices",
