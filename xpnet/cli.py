@@ -23,7 +23,14 @@ from .io import check_output_path
 from .losses import LOSSES
 from .optim import OPTIMIZERS
 from .schedules import SCHEDULES
-from .train_cli import fit_quietly, report, train_threads, training_data
+from .train_cli import (
+    check_network_memory,
+    check_resume,
+    fit_quietly,
+    report,
+    train_threads,
+    training_data,
+)
 
 D = RunConfig()  # the one set of run defaults; the options below show them
 
@@ -170,9 +177,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     for option in ("save", "plot", "checkpoint"):
         if getattr(args, option):
             check_output_path(getattr(args, option), f"--{option}")
+    check_resume(args.resume)
     ds = training_data(args, cfg.seed)
     if ds.task == "regression" and cfg.output != "identity":
         cfg = cfg.replace(output="identity", loss="mse")
+    check_network_memory([ds.n_features, *cfg.hidden, cfg.n_outputs(ds.n_classes)], cfg.dtype)
     if n_members > 1:
         return train_ensemble(args, cfg, ds)
     net, trainer, stopping = cfg.build(ds.n_features, cfg.n_outputs(ds.n_classes))
@@ -255,32 +264,51 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_config(option: str, path: str) -> dict[str, Any]:
+    """The JSON object of option values in ``path``; a ValueError naming the file otherwise."""
+    try:
+        with open(path) as f:
+            values = json.load(f)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{option} {path}: cannot be read ({exc.strerror or exc})") from None
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"{option} {path}: not valid JSON ({type(exc).__name__}: {exc})") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{option} {path}: expected a JSON object of option values")
+    return values
+
+
 def _apply_config(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     config = getattr(args, "config", None)
     if not config:
         return args
-    with open(config) as f:
-        values = json.load(f)
-    if not isinstance(values, dict):
-        parser.error(f"--config {config}: expected a JSON object of option values")
+    values = _read_config("--config", config)
     sub = parser._subparsers._group_actions[0].choices[args.command]  # noqa: SLF001
     known = {a.dest for a in sub._actions}  # noqa: SLF001
     if args.command == "train":
         known |= set(RUN_FIELDS)  # a RunConfig JSON also sets the fields no flag has (shuffle, ...)
     unknown = sorted(set(values) - known)
     if unknown:
-        parser.error(f"--config {config}: unknown option(s) {', '.join(unknown)}")
+        raise ValueError(f"--config {config}: unknown option(s) {', '.join(unknown)}")
     if isinstance(values.get("hidden"), str):
-        values["hidden"] = _hidden(values["hidden"])
+        try:
+            values["hidden"] = _hidden(values["hidden"])
+        except argparse.ArgumentTypeError as exc:
+            raise ValueError(f"--config {config}: {exc}") from None
     sub.set_defaults(**values)
     return parser.parse_args(argv)  # command-line flags still win over the file
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2), pointing to ``--help``."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="xpnet", description="Train, benchmark and tune MLPs on any array backend."
-    )
+    parser = Parser(prog="xpnet", description="Train, benchmark and tune MLPs on any array backend.")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and results")
     sub = parser.add_subparsers(dest="command", required=True)
     add_train_parser(sub)
@@ -302,9 +330,17 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+USER_ERRORS = (ValueError, TypeError, ImportError, OSError, MemoryError, RecursionError)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
-    args = _apply_config(parser, sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = _apply_config(parser, argv)
+    except USER_ERRORS as exc:  # --config: unreadable, not JSON, unknown options
+        print(f"xpnet: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
     from .callbacks import TqdmHandler
 
     logging.basicConfig(  # through tqdm.write: log lines and a --progress bar share the terminal
@@ -314,12 +350,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.func(args)
-    except (ValueError, TypeError, ImportError, FileNotFoundError, MemoryError) as exc:
-        print(f"xpnet {args.command}: error: {exc}", file=sys.stderr)
+    except USER_ERRORS as exc:  # a user's mistake (bad value, file, path): one line, no traceback
+        print(f"xpnet {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"xpnet {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error as one line: its message (with the file an OSError names), or its type when it has none."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, OSError) and exc.filename is not None and str(exc.filename) not in text:
+        text = f"{exc.filename}: {text}"
+    return text or type(exc).__name__
 
 
 if __name__ == "__main__":

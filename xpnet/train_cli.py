@@ -26,6 +26,37 @@ def training_data(args: argparse.Namespace, seed: int):
     return split_table(table, Path(args.data).name, args.test_size, args.val_size, seed)
 
 
+TRAINING_COPIES = 5  # parameters, gradients, two optimizer moments and a best-epoch snapshot
+
+
+def check_network_memory(layers: list[int], dtype: str, option: str = "--hidden") -> None:
+    """Refuse, before allocating, a network whose training state would not fit in available memory."""
+    from .io import parameter_bytes
+    from .tabular import available_memory
+
+    needed = parameter_bytes(layers, 8 if dtype == "float64" else 4) * TRAINING_COPIES
+    free = available_memory()
+    if free is not None and needed > free:
+        raise MemoryError(
+            f"{option}: the network {layers} has {parameter_bytes(layers, 1):,} parameters and needs about "
+            f"{needed / 2**30:,.1f} GiB to train, more than the {free / 2**30:,.1f} GiB of memory available"
+        )
+
+
+def check_resume(path: str | None) -> None:
+    """Read ``--resume`` now (a damaged or foreign file fails before the data is loaded)."""
+    if path is None:
+        return
+    from .checkpoint import FORMAT
+    from .io import read_npz
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"--resume {path}: no checkpoint file there")
+    _, meta = read_npz(path)
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"--resume {path} holds {meta.get('format')!r}, not an xpnet checkpoint")
+
+
 def fit_quietly(trainer, stopping, ds, cfg: RunConfig, args: argparse.Namespace):
     """Train, keeping NumPy's RuntimeWarnings (overflow in a diverging run) from the user."""
     validation = (ds.X_val, ds.y_val) if len(ds.y_val) else None

@@ -86,7 +86,10 @@ class SearchSpace:
     def from_file(cls, path: str | os.PathLike, base: SearchSpace | None = None) -> SearchSpace:
         """Overrides read from a JSON file, or a YAML one (``.yaml``/``.yml``, needs PyYAML)."""
         path = Path(path)
-        text = path.read_text()
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"space={str(path)!r} cannot be read: {exc}") from None
         if path.suffix.lower() in (".yaml", ".yml"):
             try:
                 import yaml
@@ -94,13 +97,20 @@ class SearchSpace:
                 raise ImportError(
                     f"space={str(path)!r}: reading YAML needs PyYAML (pip install pyyaml)"
                 ) from None
-            values = yaml.safe_load(text)
+            try:
+                values = yaml.safe_load(text)
+            except (yaml.YAMLError, RecursionError) as exc:
+                detail = " ".join(str(exc).split())
+                raise ValueError(f"space={str(path)!r} is not valid YAML: {detail}") from None
         else:
             try:
                 values = json.loads(text)
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, RecursionError) as exc:
                 raise ValueError(f"space={str(path)!r} is not valid JSON: {exc}") from None
-        return cls.from_dict(values or {}, base)
+        try:
+            return cls.from_dict(values or {}, base)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"space={str(path)!r}: {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
         """The space as plain lists (JSON- and YAML-ready)."""
