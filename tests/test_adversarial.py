@@ -102,6 +102,9 @@ def refused(call, kind, name: str):
 
 # --- 1. numbers: checked after the cast to the network's dtype ------------------------------------
 @FEW
+@example(dtype="float32", container="float64", bad=1e39, row=0, col=0)  # overflows in the cast
+@example(dtype="float32", container="native", bad=math.nan, row=1, col=2)  # already the network's array
+@example(dtype="float32", container="float32", bad=3e38, row=2, col=1)  # finite; the products overflow
 @given(
     dtype=st.sampled_from(["float32", "float64"]),
     container=st.sampled_from(["float64", "float32", "native", "list"]),
@@ -143,6 +146,26 @@ def test_bad_numbers_in_X_are_refused_after_the_cast(backend, dtype, container, 
 
 
 @FEW
+@example(scale=3e38, row=2, softmax=False)  # every feature near float32's limit: the products overflow
+@given(scale=st.sampled_from([3e38, 1e38, 1e30, 1e10]), row=st.integers(0, 11), softmax=st.booleans())
+def test_finite_inputs_whose_products_overflow_are_refused_or_answered(backend, scale, row, softmax):
+    """Finite float32 inputs may still overflow inside the network: the outputs are checked too."""
+    net = xpnet.MLP(
+        [4, 16, 3 if softmax else 1], output="softmax" if softmax else "identity", backend=backend
+    )
+    X = X0.astype(np.float32)
+    X[row, :] = scale
+    with np.errstate(all="ignore"):
+        try:
+            out = net.predict_proba(X)
+        except ValueError as exc:
+            assert "X" in str(exc) and "outputs" in str(exc)
+            return
+    assert np.all(np.isfinite(out))  # never NaN/inf predictions handed back
+
+
+@FEW
+@example(bad=1e39, row=0, dtype="float64")  # finite in float64, inf in the network's float32
 @given(
     bad=st.sampled_from(BAD_NUMBERS), row=st.integers(0, 11), dtype=st.sampled_from(["float32", "float64"])
 )
@@ -311,6 +334,8 @@ def _fitted_attributes(est) -> dict:
 
 
 @settings(max_examples=8, deadline=None)
+@example(trainer_path=True, n_features=4, label=2, partial=False)  # one class, and other features
+@example(trainer_path=False, n_features=3, label=7, partial=True)  # a label outside classes_
 @given(
     trainer_path=st.booleans(),
     n_features=st.sampled_from([3, 4]),
