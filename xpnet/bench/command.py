@@ -79,6 +79,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         args.repeats = 3 if args.quick else 5
     if args.repeats < 1:
         raise ValueError(f"--repeats must be >= 1; got {args.repeats}")
+    from ..io import check_output_path
+
+    for option in ("json", "plot"):  # before the benchmark runs, not after its results are lost
+        if getattr(args, option):
+            check_output_path(getattr(args, option), f"--{option}")
     records, meta = run(
         args.workloads,
         args.backends,

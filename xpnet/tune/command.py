@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+import warnings
 from typing import Any
 
 from ..backend import BACKENDS
@@ -15,7 +17,7 @@ from .objective import retrain
 from .report import best_config, export_config, export_record, format_params, save_plots, summary
 from .space import SearchSpace
 from .study import PRUNERS, TuneSettings
-from .workers import blas_threads, tune
+from .workers import WorkerLost, blas_threads, tune
 
 TUNE_HELP = "search hyperparameters with Optuna (validation accuracy, pruning, shared storage)"
 TUNE_DESCRIPTION = (
@@ -30,6 +32,7 @@ TUNE_EXAMPLES = """examples:
   xpnet tune --storage sqlite:///study.db --study-name digits   # resumable; run it again to add trials
   xpnet tune --storage journal:study.log --n-jobs 2             # two worker processes, one study
   xpnet tune --storage postgresql://user@dbhost/optuna --study-name big --device cuda:0  # one of many hosts
+  xpnet tune --data mine.csv --target species --export best.json   # your own CSV
   xpnet tune --space space.yaml --json              # override ranges, e.g. {"n_layers": [1, 3]}
   xpnet tune --trials 64 --batch 16                 # 16 trials at a time, trained together
 """
@@ -71,6 +74,10 @@ def add_tune_parser(sub) -> argparse.ArgumentParser:
     )
     g = p.add_argument_group("data and backend")
     add_split_arguments(g)
+    g.add_argument(
+        "--data", metavar="FILE", help="tune on this file instead: .csv (header row), .npz, .npy, .parquet"
+    )
+    g.add_argument("--target", help="--data: the target column's name (default: the last column)")
     g.add_argument("--backend", default=RunConfig.backend, choices=BACKENDS)
     g.add_argument(
         "--device", default=None, help="e.g. cuda:0; comma-separated devices are dealt to --n-jobs workers"
@@ -122,23 +129,43 @@ def cmd_tune(args: argparse.Namespace) -> int:
     trials = check_int(args.trials, "--trials")
     n_jobs = check_int(args.n_jobs, "--n-jobs")
     devices = [d.strip() for d in args.device.split(",") if d.strip()] if args.device else []
+    check_outputs(args)
     settings = _settings(args, devices)
+    if settings.data:
+        settings.load_data()  # a bad file, column or target fails here, before any trial or worker
     if n_jobs > 1 and not args.storage and not args.json:
         print(f"in-memory storage with --n-jobs {n_jobs}: the workers share a temporary journal file "
               "(removed afterwards); pass --storage to keep the study")  # fmt: skip
     start = time.perf_counter()
-    study = tune(settings, n_trials=trials, n_jobs=n_jobs, devices=devices)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", WorkerLost)
+        study = tune(settings, n_trials=trials, n_jobs=n_jobs, devices=devices)
+    lost = [str(w.message) for w in caught if issubclass(w.category, WorkerLost)]
+    for w in caught:
+        if not issubclass(w.category, WorkerLost):
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     result = summary(study)
     result["seconds"] = time.perf_counter() - start
+    result["workers_lost"] = lost
     if result["n_complete"] == 0:
         _print_failure(result, study, args.json)
         return 1
+    status = _finish(args, settings, study, result)
+    for line in lost:  # the results of the finished trials are reported above; the exit status says
+        print(f"xpnet tune: {line}", file=sys.stderr)
+    return 1 if lost else status
+
+
+def _finish(args: argparse.Namespace, settings: TuneSettings, study, result: dict[str, Any]) -> int:
+    """Retrain, export, plot and print the result of a study with at least one complete trial."""
     run = best_config(study, settings.space, settings.base_config())
     data = {"dataset": args.dataset, "val_size": args.val_size, "test_size": args.test_size}
+    if args.data:  # xpnet train --config reads the same file and column
+        data.update(data=args.data, target=args.target)
     result["best_config"] = export_record(run, **data)
     if args.retrain:
         with blas_threads(settings.threads):
-            result["retrain"] = retrain(run, args.dataset, args.test_size)
+            result["retrain"] = retrain(run, args.dataset, args.test_size, settings=settings)
         result["test_accuracy"] = result["retrain"]["test_accuracy"]
     if args.export:
         export_config(run, args.export, **data)
@@ -150,6 +177,16 @@ def cmd_tune(args: argparse.Namespace) -> int:
     else:
         _print_result(result, args)
     return 0
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Fail before the study runs when ``--export`` or ``--plot-dir`` cannot be written."""
+    from ..io import check_output_dir, check_output_path
+
+    if args.export:
+        check_output_path(args.export, "--export")
+    if args.plot_dir:
+        check_output_dir(args.plot_dir, "--plot-dir")
 
 
 def _settings(args: argparse.Namespace, devices: list[str]) -> TuneSettings:
@@ -173,6 +210,8 @@ def _settings(args: argparse.Namespace, devices: list[str]) -> TuneSettings:
         threads=args.threads or None,
         progress="stderr" if args.json else "stdout",
         batch=check_int(args.batch, "--batch"),
+        data=args.data,
+        target=args.target,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 import time
 import warnings
 from typing import Any
@@ -51,6 +52,7 @@ class Objective:
         import optuna
 
         trial.set_user_attr("pid", os.getpid())
+        trial.set_user_attr("host", socket.gethostname())  # with pid: whose trial a dead worker left
         try:
             best, best_epoch = self._train(trial, self.config(trial))
         except optuna.TrialPruned:
@@ -101,11 +103,18 @@ def _prune(trial, best_epoch: int, reason: str) -> None:
     raise optuna.TrialPruned(reason)
 
 
-def retrain(run: RunConfig, dataset: str = "digits", test_size: float = 0.2) -> dict[str, Any]:
-    """Train ``run`` for its epochs on train+validation (the search's test split, by ``run.seed``); report test accuracy."""
+def retrain(run: RunConfig, dataset: str = "digits", test_size: float = 0.2, settings=None) -> dict[str, Any]:
+    """Train ``run`` for its epochs on train+validation (the search's test split, by ``run.seed``); report test accuracy.
+
+    ``settings`` (a :class:`~xpnet.tune.TuneSettings`) give the data instead of ``dataset``/``test_size``
+    (a ``--data`` file).
+    """
     from ..data import load_dataset
 
-    ds = load_dataset(dataset, test_size=test_size, val_size=0.0, seed=run.seed)
+    if settings is not None:
+        ds = settings.load_data(val_size=0.0)
+    else:
+        ds = load_dataset(dataset, test_size=test_size, val_size=0.0, seed=run.seed)
     trainer = run.build(ds.n_features, run.n_outputs(ds.n_classes)).trainer
     start = time.perf_counter()
     history = trainer.fit(ds.X_train, ds.y_train, epochs=run.epochs)

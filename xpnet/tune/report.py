@@ -14,7 +14,13 @@ from typing import Any
 from ..config import RunConfig
 from .space import SearchSpace
 
-DATA_OPTIONS = ("dataset", "val_size", "test_size")  # `xpnet train` options that are not run fields
+DATA_OPTIONS = (
+    "dataset",
+    "data",
+    "target",
+    "val_size",
+    "test_size",
+)  # `xpnet train` options that are not run fields
 
 
 class ProgressPrinter:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -37,7 +38,47 @@ def _journal_storage(path: str):
 
     if not path:
         raise ValueError("storage='journal:' needs a file path, e.g. journal:study.log")
+    if os.path.isdir(path):
+        raise ValueError(f"storage='journal:{path}' is a directory; give a file path")
+    repair_journal(path)
     return JournalStorage(JournalFileBackend(path))
+
+
+def repair_journal(path: str) -> int:
+    """Cut a torn last record (a writer killed mid-append) off the journal at ``path``; bytes removed.
+
+    Optuna skips a torn last line when reading, but appends the next record after it, which
+    makes the file unreadable; cutting it under the journal's own lock keeps the study readable.
+    """
+    from optuna.storages.journal import JournalFileSymlinkLock
+    from optuna.storages.journal._file import get_lock_file
+
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return 0
+    with get_lock_file(JournalFileSymlinkLock(path)), open(path, "rb+") as f:
+        size = f.seek(0, os.SEEK_END)
+        block = 1 << 16
+        end = size
+        while end > 0:  # find the last newline, reading backwards
+            start = max(0, end - block)
+            f.seek(start)
+            chunk = f.read(end - start)
+            if end == size and chunk.endswith(b"\n"):
+                return 0
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                keep = start + cut + 1
+                break
+            end = start
+        else:
+            keep = 0
+        f.truncate(keep)
+        f.flush()
+        os.fsync(f.fileno())
+    logging.getLogger(__name__).warning(
+        "journal %r: removed a torn last record (%d bytes) left by a killed writer", path, size - keep
+    )
+    return size - keep
 
 
 def _rdb_storage(url: str):
@@ -60,14 +101,24 @@ def _rdb_storage(url: str):
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+class TemporaryJournal(str):
+    """A ``journal:`` URL in a fresh temporary directory; :attr:`keep` saves it from removal."""
+
+    path: str
+    keep: bool = False
+
+
 @contextlib.contextmanager
-def temporary_journal() -> Iterator[str]:
-    """A ``journal:`` URL in a fresh temporary directory, removed on exit (in-memory studies for workers)."""
+def temporary_journal() -> Iterator[TemporaryJournal]:
+    """A ``journal:`` URL in a fresh temporary directory, removed on exit unless marked ``keep``."""
     tmpdir = tempfile.mkdtemp(prefix="xpnet-tune-")
+    url = TemporaryJournal(f"journal:{os.path.join(tmpdir, 'study.log')}")
+    url.path = url.removeprefix("journal:")
     try:
-        yield f"journal:{os.path.join(tmpdir, 'study.log')}"
+        yield url
     finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+        if not url.keep:
+            shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def in_memory_copy(study):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from ..backend import BACKENDS
@@ -37,6 +38,8 @@ class TuneSettings:
     threads: int | None = 1  # BLAS threads per worker; None leaves the library's default
     progress: str | None = None  # "stdout", "stderr" or None
     batch: int = 1  # trials asked and trained together (xpnet.tune.batch); 1: one at a time, study.optimize
+    data: str | None = None  # a data file of your own (xpnet tune --data) instead of ``dataset``
+    target: str | None = None  # its target column (default: the last one)
 
     def __post_init__(self):
         if self.dataset not in DATASETS:
@@ -60,6 +63,8 @@ class TuneSettings:
         if self.threads is not None:
             self.threads = check_int(self.threads, "threads")
         self.batch = check_int(self.batch, "batch")
+        if self.target is not None and self.data is None:
+            raise ValueError("target applies to data=FILE (--target needs --data)")
         if self.progress not in (None, "stdout", "stderr"):
             raise ValueError(f"progress={self.progress!r} must be 'stdout', 'stderr' or None")
 
@@ -70,8 +75,24 @@ class TuneSettings:
         )
 
     def study_name_or_default(self) -> str:
-        """The study's name: ``--study-name`` or ``xpnet-DATASET``."""
-        return self.study_name or f"xpnet-{self.dataset}"
+        """The study's name: ``--study-name``, else ``xpnet-DATASET`` (``xpnet-STEM`` of a ``--data`` file)."""
+        return self.study_name or f"xpnet-{Path(self.data).stem if self.data else self.dataset}"
+
+    def load_data(self, val_size: float | None = None):
+        """The :class:`~xpnet.data.Dataset` trials train on: the bundled ``dataset``, or the ``data`` file's
+        rows (a classification target: trials are scored by validation accuracy), split by ``seed``."""
+        from ..data import load_dataset, load_file, split_table
+
+        val_size = self.val_size if val_size is None else val_size
+        if self.data is None:
+            return load_dataset(self.dataset, test_size=self.test_size, val_size=val_size, seed=self.seed)
+        table = load_file(self.data, target=self.target)
+        if table.task != "classification":
+            raise ValueError(
+                f"--data {self.data}: the target {table.target or 'column'!s} looks numeric (regression); "
+                "xpnet tune scores trials by validation accuracy and needs class labels"
+            )
+        return split_table(table, Path(self.data).name, self.test_size, val_size, self.seed)
 
 
 def make_pruner(name: str, epochs: int, report_every: int):

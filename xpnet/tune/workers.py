@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import signal
+import socket
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,14 +30,11 @@ def run_worker(
 ):
     """Run ``n_trials`` trials of the settings' study in this process and return the study."""
     from ..backend import get_backend
-    from ..data import load_dataset
 
     get_backend(
         settings.backend, settings.device
     )  # a missing library or device fails here, not in every trial
-    ds = load_dataset(
-        settings.dataset, test_size=settings.test_size, val_size=settings.val_size, seed=settings.seed
-    )
+    ds = settings.load_data()
     objective = Objective(
         ds, settings.space, settings.epochs, settings.backend, settings.device, settings.dtype, settings.seed,
         settings.report_every,
@@ -85,16 +85,39 @@ def tune(
             settings = dataclasses.replace(settings, device=devices[0])
         return run_worker(settings, n_trials, storage=open_storage(settings.storage))
     if settings.storage:
-        return _run_workers(settings, n_trials, n_jobs, devices)
+        return _run_workers(settings, n_trials, n_jobs, devices)[0]
     with temporary_journal() as journal:
         # the workers share a file, but the study stays private: seeded like an in-memory one
         seed = settings.seed if settings.sampler_seed is None else settings.sampler_seed
         settings = dataclasses.replace(settings, storage=journal, sampler_seed=seed)
-        return in_memory_copy(_run_workers(settings, n_trials, n_jobs, devices))  # outlives the file
+        study, lost = _run_workers(settings, n_trials, n_jobs, devices, private=True)
+        if lost:  # keep the file: its finished trials can be resumed with --storage
+            journal.keep = True
+            _warn_lost(lost, f"the study is kept in {journal.path} (continue it with --storage {journal})")
+        return in_memory_copy(study)  # outlives the file
 
 
-def _run_workers(settings: TuneSettings, n_trials: int | None, n_jobs: int, devices: list[str]):
-    """Start ``n_jobs`` worker processes on the settings' storage, wait for them and load the study."""
+class WorkerLost(UserWarning):
+    """A tuning worker process died (killed, or out of memory): its running trial is marked failed."""
+
+
+def _warn_lost(lost: list[str], where: str = "") -> None:
+    warnings.warn(
+        f"tuning worker(s) {', '.join(lost)}; their running trials are marked failed, the finished ones kept"
+        + (f"; {where}" if where else ""),
+        WorkerLost,
+        stacklevel=3,
+    )
+
+
+def _run_workers(
+    settings: TuneSettings, n_trials: int | None, n_jobs: int, devices: list[str], private: bool = False
+):
+    """Start ``n_jobs`` worker processes on the settings' storage, wait for them and load the study.
+
+    Returns ``(study, lost)``: ``lost`` describes the workers that died. A dead worker's running
+    trial is marked failed (on a ``private`` storage every trial still running is theirs).
+    """
     import optuna
 
     load_study(settings, 0, n_jobs)  # create it once, before the workers race to
@@ -116,17 +139,49 @@ def _run_workers(settings: TuneSettings, n_trials: int | None, n_jobs: int, devi
             if proc.is_alive():  # interrupted: stop the workers we started
                 proc.terminate()
                 proc.join()
-    failed = [p.name for p in procs if p.exitcode != 0]
-    if failed:
-        raise RuntimeError(f"tuning worker(s) {', '.join(failed)} exited abnormally; see their output above")
-    return optuna.load_study(
+    study = optuna.load_study(
         study_name=settings.study_name_or_default(), storage=open_storage(settings.storage)
     )
+    dead = [p for p in procs if p.exitcode != 0]
+    lost = [f"{p.name} {_exit_reason(p.exitcode)}" for p in dead]
+    _fail_orphans(study, {p.pid for p in dead}, private)
+    if lost and not private:
+        _warn_lost(lost)
+    return study, lost
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with status {code}"
+
+
+def _fail_orphans(study, pids: set[int], private: bool) -> None:
+    """Mark failed the trials left RUNNING by dead workers (by pid on this host; all on a private storage)."""
+    import optuna
+
+    if not pids:
+        return
+    host = socket.gethostname()
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        attrs = trial.user_attrs
+        if private or (attrs.get("pid") in pids and attrs.get("host", host) == host):
+            study._storage.set_trial_user_attr(trial._trial_id, "reason", "its worker process died")  # noqa: SLF001
+            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
 
 
 def _worker_main(settings: TuneSettings, n_trials: int, worker: int, n_workers: int) -> None:
-    """A worker process's entry point: Optuna quiet, then its share of the trials."""
+    """A worker process's entry point: Optuna quiet, then its share of the trials; errors as one line."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    run_worker(settings, n_trials, worker, n_workers)
+    try:
+        run_worker(settings, n_trials, worker, n_workers)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - reported in one line; the parent reports the exit status
+        print(f"xpnet tune: worker {worker}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(1)
