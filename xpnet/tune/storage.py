@@ -92,7 +92,8 @@ def _rdb_storage(url: str):
                 return optuna.storages.RDBStorage(url, heartbeat_interval=30, grace_period=120)
         except ImportError as exc:
             raise ImportError(
-                f'storage={url!r} needs its database driver ({exc}); for PostgreSQL: pip install "xpnet[postgres]"'
+                f'storage={url!r} needs its database driver ({exc}); for PostgreSQL: pip install "xpnet[postgres]" '
+                "(psycopg 3, which SQLAlchemy 2.1 uses for postgresql://; postgresql+psycopg2:// picks psycopg2)"
             ) from exc
         except Exception as exc:  # noqa: BLE001 - re-raised below with the URL
             if attempt == 2 or "duplicate" not in str(exc).lower():
