@@ -86,7 +86,7 @@ def assert_same(before: dict, after: dict) -> None:
 
 def trained(backend, dtype="float32", epochs=2, **net_kwargs):
     """A small classifier and its trainer after ``epochs`` epochs (so the optimizer has state)."""
-    net = xpnet.MLP([4, 6, 3], backend=backend, dtype=dtype, seed=1, **net_kwargs)
+    net = xpnet.MLP([4, 6, 3], backend=backend, dtype=dtype, seed=1, **{"dropout": 0.0, **net_kwargs})
     trainer = xpnet.Trainer(net, optimizer=optim.Adam(lr=1e-2), batch_size=5, seed=2)
     trainer.fit(X0, Y0, epochs=epochs)
     return net, trainer
@@ -171,7 +171,7 @@ def test_finite_inputs_whose_products_overflow_are_refused_or_answered(backend, 
 )
 def test_bad_regression_targets_are_refused_after_the_cast(backend, bad, row, dtype):
     """Every value of BAD_NUMBERS is NaN/inf in float32; a float32 network refuses them all."""
-    net = xpnet.MLP([4, 5, 1], output="identity", backend=backend, seed=0)
+    net = xpnet.MLP([4, 5, 1], output="identity", dropout=0.0, backend=backend, seed=0)
     trainer = xpnet.Trainer(net, loss="mse", optimizer=optim.SGD(lr=1e-3))
     y = X0[:, 0].copy()
     y[row] = bad
@@ -239,7 +239,7 @@ def test_divergence_restores_the_best_finite_parameters_with_their_loss(backend,
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((30, 5))
     y = X @ rng.standard_normal(5) * 4
-    net = xpnet.MLP([5, width, 1], output="identity", backend=backend, seed=seed)
+    net = xpnet.MLP([5, width, 1], output="identity", dropout=0.0, backend=backend, seed=seed)
     trainer = xpnet.Trainer(net, loss="mse", optimizer=optim.make_optimizer(opt, lr), batch_size=None)
     with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
         warnings.simplefilter("always")
