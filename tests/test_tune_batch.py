@@ -25,9 +25,7 @@ SMALL = SearchSpace(
 EPOCHS = 6
 
 
-@pytest.fixture(autouse=True)
-def _quiet_optuna():
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 @pytest.fixture(scope="module")

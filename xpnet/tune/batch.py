@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import socket
 import time
 import warnings
 from collections.abc import Sequence
@@ -116,6 +117,9 @@ class BatchRunner:
         for _ in range(check_int(k, "k")):
             trial = self.study.ask()
             trial.set_user_attr("pid", os.getpid())
+            trial.set_user_attr(
+                "host", socket.gethostname()
+            )  # as the objective: whose trial a dead worker left
             try:
                 run = self.objective.config(trial)
             except Exception as exc:  # this trial fails, the batch goes on
