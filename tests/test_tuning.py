@@ -411,8 +411,8 @@ def _pg_bindir():
 @pytest.fixture(scope="session")
 def postgres_url():
     """A throwaway PostgreSQL cluster on a free loopback port, run as `postgres` when we are root."""
-    pytest.importorskip(
-        "psycopg2", reason="psycopg2 (pip install psycopg2-binary) is needed for PostgreSQL storage"
+    pytest.importorskip(  # the driver SQLAlchemy 2.1 picks for postgresql://, as the postgres extra installs
+        "psycopg", reason='psycopg 3 (pip install "xpnet[postgres]") is needed for PostgreSQL storage'
     )
     bindir = _pg_bindir()
     if bindir is None:
@@ -446,7 +446,7 @@ def postgres_url():
         shutil.rmtree(root, ignore_errors=True)
         pytest.fail(f"could not start PostgreSQL: {exc.stderr or exc.stdout}")
     try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"  # the README's form of URL
     finally:
         subprocess.run([f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"], **{**run, "check": False})
         shutil.rmtree(root, ignore_errors=True)
