@@ -255,6 +255,30 @@ def test_divergence_restores_the_best_finite_parameters_with_their_loss(backend,
     assert history.train_loss[history.best_epoch] == pytest.approx(now, rel=1e-4)  # full batch: exact
 
 
+class _PoisonAfter(xpnet.callbacks.Callback):
+    """After epoch ``epoch``, one hidden unit's weights become -inf: on positive inputs the unit is dead
+    (relu(-inf) = 0), so the loss stays finite while the parameters are not."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_epoch_end(self, trainer, history, stopping):
+        if history.epoch[-1] == self.epoch:
+            trainer.net.params["dense0.weight"][:, 0] = -math.inf
+
+
+@pytest.mark.parametrize("restore_best", [False, True])
+def test_a_snapshot_is_never_taken_of_non_finite_parameters(backend, restore_best):
+    X = np.abs(X0) + 0.5
+    net = xpnet.MLP([4, 6, 1], output="identity", dropout=0.0, backend=backend, seed=0)
+    trainer = xpnet.Trainer(net, loss="mse", optimizer=optim.SGD(lr=1e-2), batch_size=None)
+    stopping = xpnet.EarlyStopping(patience=50, restore_best=restore_best)
+    with pytest.warns(xpnet.DivergenceWarning, match="restored the parameters of epoch 2"):
+        history = trainer.fit(X, X[:, 0], epochs=8, early_stopping=stopping, callbacks=[_PoisonAfter(3)])
+    assert history.best_epoch == 2 and history.diverged_epoch == 4
+    assert all(np.all(np.isfinite(v)) for v in host_state(net).values())
+
+
 @pytest.mark.parametrize("trainer_path", [False, True], ids=["sklearn_path", "trainer_path"])
 def test_estimator_sgd_at_rate_one_keeps_its_best_model(trainer_path):
     rng = np.random.default_rng(0)
