@@ -148,7 +148,7 @@ def test_cli_batches_resume_a_stored_study(tmp_path, capsys):
     space = tmp_path / "space.json"
     space.write_text(json.dumps({"n_layers": [1, 1], "hidden_size": [4, 8], "batch_norm": [False]}))
     args = ["tune", "--dataset", "iris", "--epochs", "3", "--space", str(space), "--json", "--batch", "3",
-            "--storage", f"sqlite:///{tmp_path / 'study.db'}", "--study-name", "b"]  # fmt: skip
+            "--storage", f"journal:{tmp_path / 'study.log'}", "--study-name", "b"]  # fmt: skip
     assert main([*args, "--trials", "4"]) == 0
     assert json.loads(capsys.readouterr().out)["n_trials"] == 4
     assert main([*args, "--trials", "3"]) == 0  # resumed: three more
