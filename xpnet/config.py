@@ -13,6 +13,7 @@ construction, and round-trips through JSON (``xpnet train --config run.json`` re
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import numbers
 import os
@@ -54,6 +55,11 @@ _INTS = {"schedule_patience": 0, "batch_size": 0, "epochs": 1, "patience": 0, "s
 _OPTIONAL_INTS = {"warmup_epochs": 0, "step_size": 1}
 _REALS = {"momentum": True, "weight_decay": True, "eta_min": True, "clip_value": False, "min_delta": True}
 _OPTIONAL_REALS = {"lr": False, "gamma": False}
+
+
+def _default(func: Any, name: str) -> Any:
+    """The default of ``func``'s parameter ``name``: RunConfig's defaults are the Python API's."""
+    return inspect.signature(func).parameters[name].default
 
 
 class Run(NamedTuple):
@@ -124,6 +130,9 @@ class RunConfig:
     """Every setting of a run (network, training, early stopping, backend); ``xpnet train``'s defaults.
 
     Field names are ``xpnet train``'s option names (``--batch-size`` is ``batch_size``).
+    The defaults are read from :class:`MLP`, :class:`Trainer`, ``Trainer.fit``,
+    :class:`EarlyStopping` and :func:`make_optimizer`, so ``MLP(...)``, ``Trainer(net)`` and
+    ``fit(..., early_stopping=EarlyStopping())`` train the run ``xpnet train`` trains.
     ``lr=None`` is the optimizer's default (``COSINE_ADAM_LR`` for adam/adamw under
     ``schedule="cosine"``); ``warmup_epochs=None`` is ``epochs // 10`` for cosine, else 0;
     ``batch_size=0`` is full batch; ``patience=0`` disables early stopping; ``clip=None``
@@ -133,17 +142,17 @@ class RunConfig:
 
     # network
     hidden: tuple[int, ...] = (128,)
-    activation: str = "relu"
-    output: str = "softmax"
-    init: str = "he_normal"
-    dropout: float = 0.2
-    batch_norm: bool = False
+    activation: str = _default(MLP, "activation")
+    output: str = _default(MLP, "output")
+    init: str = _default(MLP, "init")
+    dropout: float = _default(MLP, "dropout")
+    batch_norm: bool = _default(MLP, "batch_norm")
     # loss, optimizer and learning-rate schedule
-    loss: str = "categorical_crossentropy"
-    optimizer: str = "adam"
+    loss: str = _default(Trainer, "loss")
+    optimizer: str = _default(Trainer, "optimizer")
     lr: float | None = None
-    momentum: float = 0.9
-    weight_decay: float = 0.0
+    momentum: float = _default(make_optimizer, "momentum")
+    weight_decay: float = _default(make_optimizer, "weight_decay")
     schedule: str = "constant"
     warmup_epochs: int | None = None
     step_size: int | None = None
@@ -153,20 +162,20 @@ class RunConfig:
     # the training loop
     clip: str | None = None
     clip_value: float = 1.0
-    batch_size: int = 32
-    epochs: int = 100
-    shuffle: bool = True
-    track_grad_norm: bool = True
+    batch_size: int = _default(Trainer, "batch_size")
+    epochs: int = _default(Trainer.fit, "epochs")
+    shuffle: bool = _default(Trainer, "shuffle")
+    track_grad_norm: bool = _default(Trainer, "track_grad_norm")
     # early stopping
-    patience: int = 20
-    min_delta: float = 0.0
-    restore_best: bool = True
-    track_min: bool = False
+    patience: int = _default(EarlyStopping, "patience")
+    min_delta: float = _default(EarlyStopping, "min_delta")
+    restore_best: bool = _default(EarlyStopping, "restore_best")
+    track_min: bool = _default(EarlyStopping, "track_min")
     # where it runs
-    backend: str = "numpy"
-    device: Any = None
-    dtype: str = "float32"
-    seed: int = 0
+    backend: str = _default(MLP, "backend")
+    device: Any = _default(MLP, "device")
+    dtype: str = _default(MLP, "dtype")
+    seed: int = _default(MLP, "seed")
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -16,6 +16,9 @@ from .tabular import Table, load_file
 __all__ = ["DATASETS", "Dataset", "Preprocessor", "Table", "load_dataset", "load_file", "split_table"]
 
 DATASETS = ("digits", "iris", "wine", "breast_cancer", "synthetic")
+# The split of every run: load_dataset's, split_table's and xpnet train/tune's defaults.
+VAL_SIZE = 0.1
+TEST_SIZE = 0.2
 
 
 def add_split_arguments(group) -> None:
@@ -23,8 +26,12 @@ def add_split_arguments(group) -> None:
     group.add_argument(
         "--dataset", default="digits", choices=DATASETS, help="a bundled dataset (default digits)"
     )
-    group.add_argument("--val-size", type=float, default=0.1, help="validation fraction (default 0.1)")
-    group.add_argument("--test-size", type=float, default=0.2, help="test fraction (default 0.2)")
+    group.add_argument(
+        "--val-size", type=float, default=VAL_SIZE, help=f"validation fraction (default {VAL_SIZE})"
+    )
+    group.add_argument(
+        "--test-size", type=float, default=TEST_SIZE, help=f"test fraction (default {TEST_SIZE})"
+    )
 
 
 @dataclass
@@ -96,8 +103,8 @@ def load_raw(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def load_dataset(
     name: str = "digits",
-    test_size: float = 0.2,
-    val_size: float = 0.15,
+    test_size: float = TEST_SIZE,
+    val_size: float = VAL_SIZE,
     seed: int = 0,
     scale: bool = True,
 ) -> Dataset:
@@ -113,7 +120,12 @@ def load_dataset(
 
 
 def split_table(
-    table: Table, name: str, test_size: float = 0.2, val_size: float = 0.15, seed: int = 0, scale: bool = True
+    table: Table,
+    name: str,
+    test_size: float = TEST_SIZE,
+    val_size: float = VAL_SIZE,
+    seed: int = 0,
+    scale: bool = True,
 ) -> Dataset:
     """Split a :class:`Table` (from :func:`load_file`) into train/val/test and standardize features.
 

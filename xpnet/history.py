@@ -27,10 +27,11 @@ class EarlyStopping:
     so later in-place updates cannot touch it). With ``track_min`` the bar is the running
     minimum, as scikit-learn's ``tol`` rule has it: a gain smaller than ``min_delta`` still moves
     the best value (so a slow crawl counts as no improvement). ``patience=None`` never stops:
-    the trainer uses that to keep the best state for its divergence guard.
+    the trainer uses that to keep the best state for its divergence guard. The defaults are
+    ``xpnet train``'s (:class:`~xpnet.RunConfig` reads them from here).
     """
 
-    patience: int | None = 10
+    patience: int | None = 20
     min_delta: float = 0.0
     restore_best: bool = True
     track_min: bool = False

@@ -21,7 +21,7 @@ from .clipping import check_clip
 from .history import EarlyStopping, History
 from .losses import check_pairing
 from .network import MLP
-from .optim import SGD, Optimizer, make_optimizer
+from .optim import Optimizer, make_optimizer
 from .validation import check_bool, check_int, check_seed
 
 __all__ = ["DivergenceWarning", "EarlyStopping", "History", "Trainer"]
@@ -34,6 +34,8 @@ class DivergenceWarning(RuntimeWarning):
 class Trainer:
     """Trains an :class:`~xpnet.MLP` with a loss, an optimizer and optional clipping.
 
+    The defaults are ``xpnet train``'s (:class:`~xpnet.RunConfig` reads them from here): Adam
+    at its default rate 1e-3 (``optimizer=None`` is the same), batches of 32, no clipping.
     ``batch_size=None`` trains full batch; ``shuffle`` reshuffles mini-batches each epoch
     on the device with a generator seeded by ``seed``. ``schedule``, if given, has a
     ``step(metric)`` method called after every epoch with the monitored loss.
@@ -43,8 +45,8 @@ class Trainer:
         self,
         net: MLP,
         loss: str = "categorical_crossentropy",
-        optimizer: Optimizer | str | None = None,
-        batch_size: int | None = None,
+        optimizer: Optimizer | str | None = "adam",
+        batch_size: int | None = 32,
         shuffle: bool = True,
         clip: tuple[str, float] | None = None,
         seed: int | None = 0,
@@ -54,10 +56,8 @@ class Trainer:
         if not isinstance(net, MLP):
             raise TypeError(f"net must be an xpnet.MLP; got {type(net).__name__}")
         check_pairing(loss, net.output)
-        if optimizer is None:
-            optimizer = SGD(lr=0.01)
-        elif isinstance(optimizer, str):
-            optimizer = make_optimizer(optimizer)
+        if optimizer is None or isinstance(optimizer, str):
+            optimizer = make_optimizer("adam" if optimizer is None else optimizer)
         elif not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be an xpnet.optim optimizer or a name; got {optimizer!r}")
         self.net = net
