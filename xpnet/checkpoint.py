@@ -116,6 +116,9 @@ def _check_header(path, meta: dict[str, Any]) -> None:
 def _restore(path, trainer, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> dict[str, Any]:
     """Load the checked file's state into ``trainer``; the bookkeeping ``load_checkpoint`` returns."""
     History(**meta["history"])  # parses (a tampered history fails here, naming the file)
+    epoch = meta["epoch"]
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+        raise ValueError(f"its epoch count {epoch!r} is not an integer >= 0")
     net = trainer.net
     arch = ("layers", "activation", "output", "dropout", "batch_norm", "dtype")
     if any(meta["config"].get(k) != net.config()[k] for k in arch):

@@ -256,7 +256,7 @@ class Trainer:
             saved = load_checkpoint(resume_from, self)
             if saved["epoch"] > epochs:
                 raise ValueError(
-                    f"epochs={epochs} is less than the {saved['epoch']} epochs resume_from has run"
+                    f"epochs={epochs} is less than the {saved['epoch']} epochs resume_from={str(resume_from)!r} has run"
                 )
             EarlyStopping().load_state_dict(saved["early_stopping"])  # parses, on a throwaway tracker
             return History(**saved["history"]), saved["early_stopping"], saved["epoch"]
