@@ -359,6 +359,7 @@ CLI_CASES = {
     "resume-damaged": ["train", "--dataset", "iris", "--resume", "{d}/truncated.npz"],
     "resume-model": ["train", "--dataset", "iris", "--resume", "{d}/model.npz"],
     "save-dir": ["train", "--save", "{d}"],
+    "save-slash": ["train", "--dataset", "iris", "--epochs", "1", "--save", "{d}/newdir/"],
     "save-under-file": ["train", "--save", "{d}/afile/m.npz"],
     "checkpoint-dir": ["train", "--checkpoint", "{d}"],
     "plot-under-file": ["train", "--plot", "{d}/afile/x.png"],

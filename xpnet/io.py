@@ -222,7 +222,7 @@ def check_output_path(path: str | os.PathLike, option: str) -> None:
     p = Path(path)
     if str(path) == "":
         raise ValueError(f"{option} needs a file name")
-    if p.is_dir():
+    if p.is_dir() or str(path).endswith(("/", os.sep)):
         raise ValueError(f"{option} {str(path)!r} is a directory; give a file name")
     parent = p.absolute().parent
     for above in (parent, *parent.parents):
