@@ -256,29 +256,42 @@ def _peak_during(call) -> int:
 def test_declared_layers_are_checked_against_the_stored_arrays_before_allocating(tmp_path, model_bytes):
     members = _members(io.BytesIO(model_bytes))
     meta = _meta(members)
-    meta["config"]["layers"] = [4, 6000, 6000, 3]  # 144 MB of float32 weights for a 3 KB file
+    meta["config"]["layers"] = [4000, 4000, 3]  # 64 MB of float32 weights for a 3 KB file
     path = tmp_path / "claims.npz"
     _write(path, _with_meta(members, meta))
     assert path.stat().st_size < 10_000
     assert _peak_during(lambda: xpnet.load(path)) < 8 * 2**20
 
 
-def test_a_npy_header_claiming_more_than_its_entry_holds_is_refused_unread(tmp_path, model_bytes):
-    members = _members(io.BytesIO(model_bytes))
-    header = _npy(np.zeros((4, 6), np.float32))
-    fake = header.replace(b"(4, 6)", b"(40000, 6000)")[: len(header) + 50]
-    path = tmp_path / "fake.npz"
-    _write(path, {**members, "dense0.weight": fake})
-    assert _peak_during(lambda: xpnet.load(path)) < 8 * 2**20
+def test_a_npy_header_claiming_more_than_its_entry_holds_is_refused_unread(
+    tmp_path, model_bytes, checkpoint_bytes
+):
+    header = _npy(np.zeros(6, np.float32))
+    fake = header.replace(b"(6,)", b"(40000, 6000)")[: len(header) + 50]  # claims 960 MB, holds 50 bytes
+    model = {**_members(io.BytesIO(model_bytes)), "bn0.running_var": fake}
+    checkpoint = {**_members(io.BytesIO(checkpoint_bytes)), "model/dense0.bias": fake}
+    for members, load in ((model, _load_model), (checkpoint, _resume)):
+        path = tmp_path / "fake.npz"
+        _write(path, members)
+        assert _peak_during(lambda load=load, path=path: load(path)) < 8 * 2**20
 
 
-def test_a_deflate_bomb_is_refused_before_decompressing(tmp_path, model_bytes):
-    members = _members(io.BytesIO(model_bytes))
-    path = tmp_path / "bomb.npz"
-    _write(path, {**members, "dense0.weight": _npy(np.zeros((4096, 4096), np.float64))}, zipfile.ZIP_DEFLATED)
-    assert path.stat().st_size < 200_000  # 128 MiB inside
-    for load in (_load_model, _resume):
-        assert _peak_during(lambda load=load: load(path)) < 8 * 2**20
+def test_a_deflate_bomb_is_refused_before_decompressing(tmp_path, model_bytes, checkpoint_bytes):
+    bomb = _npy(np.zeros((4096, 4096), np.float64))  # 128 MiB of zeros
+    meta = _meta(_members(io.BytesIO(model_bytes)))
+    meta["config"].update(layers=[4096, 4096, 3], batch_norm=False, dtype="float64")
+    consistent = {
+        "dense0.weight": bomb,
+        "dense0.bias": _npy(np.zeros(4096)),
+        "dense1.weight": _npy(np.zeros((4096, 3))),
+    }
+    model = _with_meta({**consistent, "dense1.bias": _npy(np.zeros(3))}, meta)  # headers match the layers
+    checkpoint = {**_members(io.BytesIO(checkpoint_bytes)), "optim/dense0.weight/extra": bomb}
+    for members, load in ((model, _load_model), (checkpoint, _resume)):
+        path = tmp_path / "bomb.npz"
+        _write(path, members, zipfile.ZIP_DEFLATED)
+        assert path.stat().st_size < 200_000
+        assert _peak_during(lambda load=load, path=path: load(path)) < 8 * 2**20
 
 
 def test_an_absurd_hidden_size_is_refused_up_front(capsys):
