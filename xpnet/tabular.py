@@ -141,19 +141,25 @@ class _Text:
 
 def _read_npy(path: Path):
     check_fits_in_memory(path, path.stat().st_size * 2)
-    data = np.load(path, allow_pickle=False)
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:  # not a .npy, truncated, or objects (no pickle, ever)
+        detail = "it holds Python objects" if "pickle" in str(exc) else str(exc)
+        raise ValueError(f"{str(path)!r} is not a readable .npy array: {detail}") from None
     if data.ndim != 2:
         raise ValueError(f"{str(path)!r} holds an array of shape {data.shape}; expected 2-D (rows, columns)")
     return [f"x{j}" for j in range(data.shape[1])], [data[:, j] for j in range(data.shape[1])]
 
 
 def _read_npz(path: Path):
-    check_fits_in_memory(path, path.stat().st_size * 2)
-    with np.load(path, allow_pickle=False) as f:
-        if "X" not in f.files:
-            raise ValueError(f"{str(path)!r} has no array 'X' (it holds {', '.join(f.files)})")
-        X = f["X"]
-        y = f["y"] if "y" in f.files else None
+    from .npzfile import open_archive, read_member
+
+    archive, members = open_archive(path, available_memory())  # bounded; damaged files: one ValueError
+    with archive:
+        if "X" not in members:
+            raise ValueError(f"{str(path)!r} has no array 'X' (it holds {', '.join(members)})")
+        X = read_member(path, archive, members["X"])
+        y = read_member(path, archive, members["y"]) if "y" in members else None
     if X.ndim != 2:
         raise ValueError(f"{str(path)!r}: X has shape {X.shape}; expected 2-D")
     names, columns = [f"x{j}" for j in range(X.shape[1])], [X[:, j] for j in range(X.shape[1])]
