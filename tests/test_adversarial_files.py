@@ -359,6 +359,7 @@ def cli_files(tmp_path_factory, model_bytes):
     (d / "space.yaml").write_text("n_layers: {a: b}\n")
     (d / "data.csv").write_text("a,b,y\n1,2,x\n3,4,y\n")
     (d / "afile").write_text("")
+    np.save(d / "objects.npy", np.array([{}, 1], dtype=object), allow_pickle=True)
     return d
 
 
@@ -383,6 +384,8 @@ CLI_CASES = {
     "tune-space-values": ["tune", "--space", "{d}/space.yaml", "--trials", "1"],
     "tune-plot-dir-file": ["tune", "--plot-dir", "{d}/afile", "--trials", "1"],
     "tune-export-dir": ["tune", "--export", "{d}", "--trials", "1"],
+    "data-npz-damaged": ["train", "--data", "{d}/truncated.npz"],
+    "data-npy-objects": ["train", "--data", "{d}/objects.npy"],
     "tune-data-missing": ["tune", "--data", "{d}/missing.csv", "--trials", "1"],
     "bench-json-dir": ["bench", "--quick", "--json", "{d}"],
 }
