@@ -42,7 +42,7 @@ def test_missing_library_raises_backend_unavailable_with_install_hint(name, monk
     assert hint in message and repr(module) in message and repr(name) in message, message
     assert isinstance(info.value, ImportError)  # `except ImportError` still catches it
     with pytest.raises(xpnet.BackendUnavailableError, match="Install it with"):
-        xpnet.MLP([3, 2], backend=name)
+        xpnet.MLP([3, 2], backend=name, dropout=0.0)
     assert "not installed" in xpnet.available_backends()[name]
 
 

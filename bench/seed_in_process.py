@@ -38,7 +38,9 @@ def article_epoch(X, y, dtype):
 
 def xpnet_epoch(X, y, dtype):
     """One epoch of xpnet's Trainer (sigmoid hidden, softmax + cross-entropy, SGD 0.1, full batch)."""
-    net = xpnet.MLP(list(LAYERS), activation="sigmoid", init="glorot_uniform", dtype=dtype, seed=0)
+    net = xpnet.MLP(
+        list(LAYERS), activation="sigmoid", init="glorot_uniform", dtype=dtype, seed=0, dropout=0.0
+    )
     trainer = xpnet.Trainer(net, optimizer=xpnet.optim.SGD(lr=0.1), batch_size=None)
     Xd, Yd = net.as_input(X), net.as_targets(y, len(X), "categorical_crossentropy")
 

@@ -105,17 +105,17 @@ def test_rejected_pairings_are_exactly_the_identity_log_losses(torch_ref):
 
 @pytest.mark.parametrize("loss,output", sorted(REJECTED), ids=[f"{o}+{loss}" for loss, o in sorted(REJECTED)])
 def test_rejected_pairing_raises_value_error(loss, output):
-    net = xpnet.MLP([3, 4, 2], output=output, dtype="float64")
+    net = xpnet.MLP([3, 4, 2], output=output, dtype="float64", dropout=0.0)
     X, y = np.ones((4, 3)), np.array([0, 1, 0, 1])
     with pytest.raises(ValueError, match=f"output='{output}' is not allowed"):
         net.value_and_grad(X, y, loss=loss)
     with pytest.raises(ValueError, match="loss="):
-        xpnet.Trainer(net, loss=loss)
+        xpnet.Trainer(net, loss=loss, optimizer="sgd", batch_size=None)
 
 
 @pytest.mark.parametrize("loss,output", PAIRINGS, ids=[f"{o}+{loss}" for loss, o in PAIRINGS])
 def test_allowed_pairing_accepted(loss, output):
-    net = xpnet.MLP([3, 4, 2], output=output, dtype="float64")
+    net = xpnet.MLP([3, 4, 2], output=output, dtype="float64", dropout=0.0)
     y = np.array([[1.0, 0.0], [0.0, 1.0]])
     value, grads = net.value_and_grad(np.ones((2, 3)), y, loss=loss)
     assert np.isfinite(value) and set(grads) == set(net.params)

@@ -56,7 +56,9 @@ def torch_init(method: str, fan_in: int, fan_out: int, seed: int) -> np.ndarray:
 
 def xpnet_init(method: str, fan_in: int, fan_out: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``(W, b)`` of a one-layer float64 MLP built with ``init=method``."""
-    net = xpnet.MLP([fan_in, fan_out], init=method, output="identity", dtype="float64", seed=seed)
+    net = xpnet.MLP(
+        [fan_in, fan_out], init=method, output="identity", dtype="float64", seed=seed, dropout=0.0
+    )
     state = net.state_dict()
     return net.backend.to_numpy(state["dense0.weight"]), net.backend.to_numpy(state["dense0.bias"])
 

@@ -151,7 +151,10 @@ def test_bad_numbers_in_X_are_refused_after_the_cast(backend, dtype, container, 
 def test_finite_inputs_whose_products_overflow_are_refused_or_answered(backend, scale, row, softmax):
     """Finite float32 inputs may still overflow inside the network: the outputs are checked too."""
     net = xpnet.MLP(
-        [4, 16, 3 if softmax else 1], output="softmax" if softmax else "identity", backend=backend
+        [4, 16, 3 if softmax else 1],
+        output="softmax" if softmax else "identity",
+        backend=backend,
+        dropout=0.0,
     )
     X = X0.astype(np.float32)
     X[row, :] = scale
@@ -172,7 +175,7 @@ def test_finite_inputs_whose_products_overflow_are_refused_or_answered(backend, 
 def test_bad_regression_targets_are_refused_after_the_cast(backend, bad, row, dtype):
     """Every value of BAD_NUMBERS is NaN/inf in float32; a float32 network refuses them all."""
     net = xpnet.MLP([4, 5, 1], output="identity", dropout=0.0, backend=backend, seed=0)
-    trainer = xpnet.Trainer(net, loss="mse", optimizer=optim.SGD(lr=1e-3))
+    trainer = xpnet.Trainer(net, loss="mse", optimizer=optim.SGD(lr=1e-3), batch_size=None)
     y = X0[:, 0].copy()
     y[row] = bad
     with np.errstate(over="ignore"):
@@ -343,12 +346,18 @@ def test_refused_resume_changes_nothing(backend, tmp_path_factory, tamper, fewer
     )
 )
 def test_a_misconfigured_schedule_is_refused_at_construction(schedule):
-    net = xpnet.MLP([4, 5, 3], seed=0)
-    refused(lambda: xpnet.Trainer(net, schedule=schedule), TypeError, "schedule")
+    net = xpnet.MLP([4, 5, 3], seed=0, dropout=0.0)
+    refused(
+        lambda: xpnet.Trainer(net, schedule=schedule, optimizer="sgd", batch_size=None), TypeError, "schedule"
+    )
     mine, other = optim.SGD(lr=0.1), optim.SGD(lr=0.1)
     foreign = make_schedule("cosine", other, epochs=10)
-    refused(lambda: xpnet.Trainer(net, optimizer=mine, schedule=foreign), ValueError, "schedule")
-    assert xpnet.Trainer(net, optimizer=mine, schedule=make_schedule("cosine", mine, epochs=10)).schedule
+    refused(
+        lambda: xpnet.Trainer(net, optimizer=mine, schedule=foreign, batch_size=None), ValueError, "schedule"
+    )
+    assert xpnet.Trainer(
+        net, optimizer=mine, schedule=make_schedule("cosine", mine, epochs=10), batch_size=None
+    ).schedule
 
 
 def _fitted_attributes(est) -> dict:
@@ -428,11 +437,11 @@ NOT_BOOLS = st.sampled_from(["no", "false", "False", "0", "", "yes", 0, 1, 1.0, 
 @given(value=NOT_BOOLS, field=st.sampled_from(["batch_norm", "shuffle", "track_grad_norm", "restore_best"]))
 def test_truthy_values_are_not_booleans(value, field):
     if field == "batch_norm":
-        refused(lambda: xpnet.MLP([4, 5, 3], batch_norm=value), TypeError, field)
+        refused(lambda: xpnet.MLP([4, 5, 3], batch_norm=value, dropout=0.0), TypeError, field)
     elif field == "restore_best":
-        refused(lambda: xpnet.EarlyStopping(restore_best=value), TypeError, field)
+        refused(lambda: xpnet.EarlyStopping(restore_best=value, patience=10), TypeError, field)
     else:
-        refused(lambda: xpnet.Trainer(xpnet.MLP([4, 5, 3]), **{field: value}), TypeError, field)
+        refused(lambda: xpnet.Trainer(xpnet.MLP([4, 5, 3], dropout=0.0), **{field: value}), TypeError, field)
     refused(lambda: xpnet.RunConfig.from_dict({field: value}), TypeError, field)
     for truth in (True, False, np.bool_(True)):
         assert xpnet.RunConfig.from_dict({field: truth})
@@ -500,20 +509,55 @@ def test_real_number_types_are_numbers(rate):
 @pytest.mark.parametrize(
     "call, name",
     [
-        (lambda: xpnet.MLP([4, 5, 3], seed=-1), "seed"),
-        (lambda: xpnet.MLP([4, 5, 3], seed=2.5), "seed"),
-        (lambda: xpnet.Trainer(xpnet.MLP([4, 5, 3]), seed=-1), "seed"),
+        (lambda: xpnet.MLP([4, 5, 3], seed=-1, dropout=0.0), "seed"),
+        (lambda: xpnet.MLP([4, 5, 3], seed=2.5, dropout=0.0), "seed"),
+        (
+            lambda: xpnet.Trainer(
+                xpnet.MLP([4, 5, 3], dropout=0.0), seed=-1, optimizer="sgd", batch_size=None
+            ),
+            "seed",
+        ),
         (lambda: xpnet.RunConfig(seed=-1), "seed"),
-        (lambda: xpnet.Trainer(xpnet.MLP([4, 5, 3])).fit(X0, None), "y"),
-        (lambda: xpnet.Trainer(xpnet.MLP([4, 5, 3])).fit(None, Y0), "X"),
-        (lambda: xpnet.MLP([4, 5, 3]).value_and_grad(X0, None), "y"),
-        (lambda: xpnet.MLP([4, 5, 3]).predict(None), "X"),
-        (lambda: xpnet.Trainer(xpnet.MLP([4, 5, 3])).fit(X0, Y0[:5]), "y"),
-        (lambda: xpnet.Trainer(xpnet.MLP([4, 5, 3])).fit(X0, 3), "y"),
+        (
+            lambda: xpnet.Trainer(xpnet.MLP([4, 5, 3], dropout=0.0), optimizer="sgd", batch_size=None).fit(
+                X0, None
+            ),
+            "y",
+        ),
+        (
+            lambda: xpnet.Trainer(xpnet.MLP([4, 5, 3], dropout=0.0), optimizer="sgd", batch_size=None).fit(
+                None, Y0
+            ),
+            "X",
+        ),
+        (lambda: xpnet.MLP([4, 5, 3], dropout=0.0).value_and_grad(X0, None), "y"),
+        (lambda: xpnet.MLP([4, 5, 3], dropout=0.0).predict(None), "X"),
+        (
+            lambda: xpnet.Trainer(xpnet.MLP([4, 5, 3], dropout=0.0), optimizer="sgd", batch_size=None).fit(
+                X0, Y0[:5]
+            ),
+            "y",
+        ),
+        (
+            lambda: xpnet.Trainer(xpnet.MLP([4, 5, 3], dropout=0.0), optimizer="sgd", batch_size=None).fit(
+                X0, 3
+            ),
+            "y",
+        ),
         (lambda: xpnet.MLP([4, 5, 3], dropout="0.2"), "dropout"),
         (lambda: xpnet.MLP([4, 5, 3], dropout=np.float32(1.0)), "dropout"),
-        (lambda: xpnet.Trainer(xpnet.MLP([4, 5, 3])).fit(X0, Y0, log_every="5"), "log_every"),
-        (lambda: xpnet.Trainer(xpnet.MLP([4, 5, 3])).fit(X0, Y0, progress="no"), "progress"),
+        (
+            lambda: xpnet.Trainer(xpnet.MLP([4, 5, 3], dropout=0.0), optimizer="sgd", batch_size=None).fit(
+                X0, Y0, log_every="5"
+            ),
+            "log_every",
+        ),
+        (
+            lambda: xpnet.Trainer(xpnet.MLP([4, 5, 3], dropout=0.0), optimizer="sgd", batch_size=None).fit(
+                X0, Y0, progress="no"
+            ),
+            "progress",
+        ),
         (lambda: XPNetClassifier(optimizer="adam", max_iter=2).fit(X0, None), "y"),
     ],
 )

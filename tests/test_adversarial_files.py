@@ -60,7 +60,7 @@ def _with_meta(members, meta) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def model_bytes(tmp_path_factory) -> bytes:
     path = tmp_path_factory.mktemp("model") / "m.npz"
-    xpnet.MLP([4, 6, 3], batch_norm=True, seed=0).save(path)
+    xpnet.MLP([4, 6, 3], batch_norm=True, seed=0, dropout=0.0).save(path)
     return path.read_bytes()
 
 
@@ -68,7 +68,13 @@ def model_bytes(tmp_path_factory) -> bytes:
 def checkpoint_bytes(tmp_path_factory) -> bytes:
     path = tmp_path_factory.mktemp("ckpt") / "c.npz"
     X, y = np.random.default_rng(0).standard_normal((20, 4)), np.arange(20) % 3
-    trainer = xpnet.Trainer(xpnet.MLP([4, 6, 3], seed=0), loss="categorical_crossentropy", seed=0)
+    trainer = xpnet.Trainer(
+        xpnet.MLP([4, 6, 3], seed=0, dropout=0.0),
+        loss="categorical_crossentropy",
+        seed=0,
+        optimizer="sgd",
+        batch_size=None,
+    )
     trainer.fit(X, y, epochs=2, checkpoint=path, checkpoint_every=1)
     return path.read_bytes()
 
@@ -79,7 +85,13 @@ def _load_model(path):
 
 def _resume(path):
     X, y = np.random.default_rng(0).standard_normal((20, 4)), np.arange(20) % 3
-    trainer = xpnet.Trainer(xpnet.MLP([4, 6, 3], seed=0), loss="categorical_crossentropy", seed=0)
+    trainer = xpnet.Trainer(
+        xpnet.MLP([4, 6, 3], seed=0, dropout=0.0),
+        loss="categorical_crossentropy",
+        seed=0,
+        optimizer="sgd",
+        batch_size=None,
+    )
     return trainer.fit(X, y, epochs=3, resume_from=path)
 
 
@@ -304,7 +316,7 @@ def test_an_absurd_hidden_size_is_refused_up_front(capsys):
 
 
 def test_saves_respect_the_umask_and_the_replaced_files_mode(tmp_path):
-    net = xpnet.MLP([3, 2], seed=0)
+    net = xpnet.MLP([3, 2], seed=0, dropout=0.0)
     old = os.umask(0o027)
     try:
         net.save(tmp_path / "new.npz")
@@ -319,7 +331,7 @@ def test_saves_respect_the_umask_and_the_replaced_files_mode(tmp_path):
 
 def test_a_killed_save_leaves_a_temporary_file_that_the_next_save_removes(tmp_path, monkeypatch):
     path = tmp_path / "model.npz"
-    net = xpnet.MLP([3, 2], seed=0)
+    net = xpnet.MLP([3, 2], seed=0, dropout=0.0)
     pid = os.fork()
     if pid == 0:  # the child saves, and is killed half-way through writing
         try:

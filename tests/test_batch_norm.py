@@ -85,7 +85,7 @@ def test_mlp_training_matches_torch_including_running_stats(backend):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((48, 5))
     y = rng.integers(0, 3, 48)
-    net = xpnet.MLP([5, 8, 6, 3], batch_norm=True, dtype="float64", backend=backend, seed=2)
+    net = xpnet.MLP([5, 8, 6, 3], batch_norm=True, dtype="float64", backend=backend, seed=2, dropout=0.0)
     model = _torch_mlp(net)
     trainer = xpnet.Trainer(
         net, optimizer=xpnet.optim.SGD(lr=0.1, momentum=0.9), batch_size=16, shuffle=False
@@ -128,7 +128,7 @@ def test_value_and_grad_matches_autograd_and_changes_nothing(backend):
     rng = np.random.default_rng(1)
     X = rng.standard_normal((20, 5))
     y = rng.integers(0, 3, 20)
-    net = xpnet.MLP([5, 8, 3], batch_norm=True, dtype="float64", backend=backend, seed=0)
+    net = xpnet.MLP([5, 8, 3], batch_norm=True, dtype="float64", backend=backend, seed=0, dropout=0.0)
     before = {k: backend.to_numpy(v).copy() for k, v in net.state_dict().items()}
     model = _torch_mlp(net)
     loss, grads = net.value_and_grad(X, y)
@@ -148,7 +148,7 @@ def test_value_and_grad_matches_autograd_and_changes_nothing(backend):
 
 def test_state_dict_keys_save_load_and_early_stopping_carry_bn(backend, tmp_path, blobs):
     X, y = blobs
-    net = xpnet.MLP([4, 8, 3], batch_norm=True, backend=backend, seed=0)
+    net = xpnet.MLP([4, 8, 3], batch_norm=True, backend=backend, seed=0, dropout=0.0)
     assert [k for k in net.state_dict() if k.startswith("bn")] == [
         "bn0.weight",
         "bn0.bias",

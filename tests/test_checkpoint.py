@@ -168,13 +168,23 @@ def _checkpointed(blobs, tmp_path):
 def test_resume_rejects_a_different_network_or_optimizer(blobs, tmp_path):
     setup, path = _checkpointed(blobs, tmp_path)
     X, y = blobs
-    other = xpnet.Trainer(xpnet.MLP([4, 9, 8, 3], batch_norm=True), optimizer=setup["opt"]())
+    other = xpnet.Trainer(
+        xpnet.MLP([4, 9, 8, 3], batch_norm=True, dropout=0.0), optimizer=setup["opt"](), batch_size=None
+    )
     with pytest.raises(ValueError, match="is for the network"):
         other.fit(X, y, epochs=EPOCHS, resume_from=path)
-    wrong_opt = xpnet.Trainer(xpnet.MLP([4, 16, 8, 3], batch_norm=True, seed=7), optimizer=optim.Adam())
+    wrong_opt = xpnet.Trainer(
+        xpnet.MLP([4, 16, 8, 3], batch_norm=True, seed=7, dropout=0.0),
+        optimizer=optim.Adam(),
+        batch_size=None,
+    )
     with pytest.raises(ValueError, match="RMSprop state"):
         wrong_opt.fit(X, y, epochs=EPOCHS, resume_from=path)
-    no_schedule = xpnet.Trainer(xpnet.MLP([4, 16, 8, 3], batch_norm=True, seed=7), optimizer=setup["opt"]())
+    no_schedule = xpnet.Trainer(
+        xpnet.MLP([4, 16, 8, 3], batch_norm=True, seed=7, dropout=0.0),
+        optimizer=setup["opt"](),
+        batch_size=None,
+    )
     with pytest.raises(ValueError, match="schedule"):
         no_schedule.fit(X, y, epochs=EPOCHS, resume_from=path)
     with pytest.raises(ValueError, match="epochs=5"):
@@ -202,15 +212,19 @@ def test_bad_checkpoint_arguments(blobs, tmp_path, monkeypatch, kwargs, error, m
     monkeypatch.chdir(tmp_path)
     X, y = blobs
     with pytest.raises(error, match=match):
-        xpnet.Trainer(xpnet.MLP([4, 8, 3])).fit(X, y, epochs=2, **kwargs)
+        xpnet.Trainer(xpnet.MLP([4, 8, 3], dropout=0.0), optimizer="sgd", batch_size=None).fit(
+            X, y, epochs=2, **kwargs
+        )
 
 
 def test_resume_from_a_model_file_is_refused(blobs, tmp_path):
     X, y = blobs
-    net = xpnet.MLP([4, 8, 3])
+    net = xpnet.MLP([4, 8, 3], dropout=0.0)
     net.save(tmp_path / "model.npz")
     with pytest.raises(ValueError, match="not an xpnet checkpoint"):
-        xpnet.Trainer(net).fit(X, y, epochs=2, resume_from=tmp_path / "model.npz")
+        xpnet.Trainer(net, optimizer="sgd", batch_size=None).fit(
+            X, y, epochs=2, resume_from=tmp_path / "model.npz"
+        )
 
 
 def test_cli_checkpoint_and_resume(tmp_path, capsys):

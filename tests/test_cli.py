@@ -158,7 +158,7 @@ def test_train_on_a_csv_regression_and_flag_errors(tmp_path, capsys):
 def test_blas_threads_limited_for_small_numpy_networks():
     from xpnet.train_cli import train_threads
 
-    small, big = xpnet.MLP([64, 128, 10]), xpnet.MLP([1024, 1024, 10])
+    small, big = xpnet.MLP([64, 128, 10], dropout=0.0), xpnet.MLP([1024, 1024, 10], dropout=0.0)
     assert train_threads(None, small) == 1 and train_threads(None, big) is None
     assert train_threads(0, small) is None and train_threads(3, small) == 3
     with pytest.raises(ValueError, match="--threads must be >= 0"):

@@ -89,7 +89,7 @@ def test_ece_refuses_a_bad_bin_count():
 
 
 def _nets(output="softmax", n_out=3, k=3):
-    return [MLP([4, 5, n_out], output=output, dtype="float64", seed=s) for s in range(k)]
+    return [MLP([4, 5, n_out], output=output, dtype="float64", seed=s, dropout=0.0) for s in range(k)]
 
 
 def test_predict_proba_is_the_members_mean_and_predict_its_class():

@@ -104,7 +104,13 @@ def test_matches_torch_autograd(activation, pair):
     torch = pytest.importorskip("torch")
     loss, output = pair
     net = xpnet.MLP(
-        [4, 6, 5, 3], activation=activation, output=output, init="he_uniform", dtype="float64", seed=3
+        [4, 6, 5, 3],
+        activation=activation,
+        output=output,
+        init="he_uniform",
+        dtype="float64",
+        seed=3,
+        dropout=0.0,
     )
     X, Y = _problem(output, loss, n=11, seed=4)
     value, grads = net.value_and_grad(X, Y, loss=loss)
@@ -130,13 +136,13 @@ def test_matches_torch_autograd(activation, pair):
 
 
 def test_identity_output_rejects_log_losses():
-    net = xpnet.MLP([2, 3, 2], output="identity")
+    net = xpnet.MLP([2, 3, 2], output="identity", dropout=0.0)
     with pytest.raises(ValueError, match="output='identity' is not allowed"):
         net.value_and_grad(np.ones((2, 2)), [0, 1], loss="log_loss")
 
 
 def test_extreme_logits_stay_finite():
-    net = xpnet.MLP([2, 2], output="softmax", dtype="float64", init="zeros")
+    net = xpnet.MLP([2, 2], output="softmax", dtype="float64", init="zeros", dropout=0.0)
     sd = net.state_dict()
     sd["dense0.weight"] = np.array([[1e4, -1e4], [0.0, 0.0]])
     net.load_state_dict(sd)

@@ -31,7 +31,7 @@ def test_scale(method, bound, std):
 
 
 def test_zeros_and_biases():
-    net = xpnet.MLP([3, 4, 2], init="zeros", seed=0)
+    net = xpnet.MLP([3, 4, 2], init="zeros", seed=0, dropout=0.0)
     assert all(not np.any(np.asarray(v)) for v in net.state_dict().values())
-    net = xpnet.MLP([3, 4, 2], init="he_normal", seed=0)
+    net = xpnet.MLP([3, 4, 2], init="he_normal", seed=0, dropout=0.0)
     assert not np.any(np.asarray(net.state_dict()["dense0.bias"]))

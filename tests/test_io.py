@@ -34,7 +34,7 @@ def test_load_errors(tmp_path):
 
 def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
     path = tmp_path / "model.npz"
-    xpnet.MLP([3, 2], seed=0).save(path)
+    xpnet.MLP([3, 2], seed=0, dropout=0.0).save(path)
     original = path.read_bytes()
 
     def broken_savez(f, **arrays):
@@ -43,7 +43,7 @@ def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(io.np, "savez", broken_savez)
     with pytest.raises(OSError, match="disk full"):
-        xpnet.MLP([3, 2], seed=1).save(path)
+        xpnet.MLP([3, 2], seed=1, dropout=0.0).save(path)
     assert path.read_bytes() == original
     assert os.listdir(tmp_path) == ["model.npz"]  # no temporary file left behind
 
@@ -78,7 +78,7 @@ def test_labels_feature_names_and_task_round_trip(tmp_path):
     from xpnet.preprocess import Preprocessor
 
     pre = Preprocessor([1.0, 2.0], [2.0, 4.0], ["no", "yes"], ["a", "b"], "classification")
-    net = xpnet.MLP([2, 4, 2], seed=1)
+    net = xpnet.MLP([2, 4, 2], seed=1, dropout=0.0)
     net.save(tmp_path / "m.npz", preprocessor=pre)
     loaded = xpnet.load(tmp_path / "m.npz")
     raw = np.array([[1.0, 2.0], [5.0, -6.0], [0.0, 10.0]])
@@ -102,6 +102,6 @@ def test_legacy_model_loads_with_a_note():
 
 
 def test_model_saved_without_preprocessing_loads_quietly(tmp_path, recwarn):
-    xpnet.MLP([3, 2]).save(tmp_path / "m.npz")
+    xpnet.MLP([3, 2], dropout=0.0).save(tmp_path / "m.npz")
     assert xpnet.load(tmp_path / "m.npz").preprocessor is None
     assert not [w for w in recwarn if "preprocessing" in str(w.message)]

@@ -27,10 +27,10 @@ def test_cce_targets_whose_rows_do_not_sum_to_1_are_refused_naming_y():
     with pytest.raises(ValueError, match=r"y rows must sum to 1"):
         encode_targets(bad, 2, 3, "categorical_crossentropy")
     X, _ = _data(n=2)
-    net = xpnet.MLP([4, 5, 3], dtype="float64", seed=0)
+    net = xpnet.MLP([4, 5, 3], dtype="float64", seed=0, dropout=0.0)
     before = net.state_dict()
     with pytest.raises(ValueError, match=r"\by\b.*sum to 1"):
-        xpnet.Trainer(net, optimizer=optim.SGD(lr=0.1)).fit(X, bad, epochs=1)
+        xpnet.Trainer(net, optimizer=optim.SGD(lr=0.1), batch_size=None).fit(X, bad, epochs=1)
     after = net.state_dict()
     assert all(np.array_equal(before[k], after[k]) for k in before)  # refused before any step
 
@@ -66,7 +66,7 @@ def test_dropout_scales_kept_units_by_1_over_1_minus_p(which, p):
 
 def test_dropout_keeps_the_expected_activation_in_training():
     """Over many draws the mean of a dropped-out unit equals the unit (the 1/(1-p) scale)."""
-    net = xpnet.MLP([4, 5, 3], dtype="float64", seed=0)
+    net = xpnet.MLP([4, 5, 3], dtype="float64", seed=0, dropout=0.0)
     a = np.full((200, 500), 2.0)
     out, _ = net.backend.dropout(a.copy(), 0.5, rng=net.rng)
     assert out.mean() == pytest.approx(2.0, rel=0.02)
@@ -99,8 +99,8 @@ class _PoisonLastEpoch(xpnet.callbacks.Callback):
 
 def test_parameters_non_finite_after_the_last_epoch_are_restored_with_a_warning():
     X, y = _data(n=30)
-    net = xpnet.MLP([4, 5, 3], dtype="float64", seed=0)
-    trainer = xpnet.Trainer(net, optimizer=optim.SGD(lr=0.1))
+    net = xpnet.MLP([4, 5, 3], dtype="float64", seed=0, dropout=0.0)
+    trainer = xpnet.Trainer(net, optimizer=optim.SGD(lr=0.1), batch_size=None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         trainer.fit(X, y, epochs=3, callbacks=[_PoisonLastEpoch(3)])

@@ -21,7 +21,7 @@ def _runtime(name: str) -> str:
 
 
 def _trained_adam(backend="numpy"):
-    net = xpnet.MLP([3, 4, 2], dtype="float64", backend=backend, seed=0)
+    net = xpnet.MLP([3, 4, 2], dtype="float64", backend=backend, seed=0, dropout=0.0)
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((8, 3)), rng.integers(0, 2, 8)
     opt = optim.Adam(lr=0.01)
@@ -118,7 +118,10 @@ def test_load_state_dict_with_like_copies_and_moves_next_to_the_parameters():
         k: {n: np.array(v, copy=True) for n, v in e.items()} for k, e in opt.state_dict()["state"].items()
     }
     target = xpnet.MLP(
-        [3, 4, 2], dtype="float64", backend=xpnet.get_backend("array_api_strict", device="device1")
+        [3, 4, 2],
+        dtype="float64",
+        backend=xpnet.get_backend("array_api_strict", device="device1"),
+        dropout=0.0,
     )
     fresh = optim.Adam(lr=0.01)
     fresh.load_state_dict({**opt.state_dict(), "state": host}, like=target.params)

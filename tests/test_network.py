@@ -9,7 +9,7 @@ import xpnet
 
 
 def test_state_dict_layout_and_shapes(backend):
-    net = xpnet.MLP([5, 8, 6, 3], batch_norm=True, backend=backend, seed=0)
+    net = xpnet.MLP([5, 8, 6, 3], batch_norm=True, backend=backend, seed=0, dropout=0.0)
     sd = net.state_dict()
     assert list(sd) == [
         "dense0.weight",
@@ -32,7 +32,7 @@ def test_state_dict_layout_and_shapes(backend):
 
 
 def test_state_dict_is_a_copy(backend):
-    net = xpnet.MLP([3, 4, 2], backend=backend, seed=0)
+    net = xpnet.MLP([3, 4, 2], backend=backend, seed=0, dropout=0.0)
     snap = net.state_dict()
     before = backend.to_numpy(snap["dense0.weight"]).copy()
     net.params["dense0.weight"] -= 1.0  # an in-place update, as optimizers do
@@ -40,15 +40,15 @@ def test_state_dict_is_a_copy(backend):
 
 
 def test_same_seed_same_network_on_every_backend(backend):
-    ref = xpnet.MLP([6, 7, 3], init="glorot_uniform", seed=11).state_dict()
-    other = xpnet.MLP([6, 7, 3], init="glorot_uniform", backend=backend, seed=11).state_dict()
+    ref = xpnet.MLP([6, 7, 3], init="glorot_uniform", seed=11, dropout=0.0).state_dict()
+    other = xpnet.MLP([6, 7, 3], init="glorot_uniform", backend=backend, seed=11, dropout=0.0).state_dict()
     for key in ref:
         assert np.array_equal(np.asarray(ref[key]), backend.to_numpy(other[key]))
 
 
 def test_load_state_dict_roundtrip_and_errors(backend):
-    a = xpnet.MLP([3, 4, 2], backend=backend, seed=0)
-    b = xpnet.MLP([3, 4, 2], seed=1)  # numpy arrays load into any backend
+    a = xpnet.MLP([3, 4, 2], backend=backend, seed=0, dropout=0.0)
+    b = xpnet.MLP([3, 4, 2], seed=1, dropout=0.0)  # numpy arrays load into any backend
     a.load_state_dict(b.state_dict())
     for key, value in b.state_dict().items():
         assert np.array_equal(backend.to_numpy(a.state_dict()[key]), value)
@@ -61,13 +61,13 @@ def test_load_state_dict_roundtrip_and_errors(backend):
 
 
 def test_forward_predict_and_proba(backend):
-    net = xpnet.MLP([4, 6, 3], backend=backend, seed=0)
+    net = xpnet.MLP([4, 6, 3], backend=backend, seed=0, dropout=0.0)
     X = np.random.default_rng(0).standard_normal((10, 4))
     proba = net.predict_proba(X)
     assert isinstance(proba, np.ndarray) and proba.shape == (10, 3) and proba.dtype == np.float32
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
     assert np.array_equal(net.predict(X), proba.argmax(axis=1))
-    binary = xpnet.MLP([4, 3, 1], output="sigmoid", backend=backend, seed=0)
+    binary = xpnet.MLP([4, 3, 1], output="sigmoid", backend=backend, seed=0, dropout=0.0)
     p = binary.predict_proba(X)[:, 0]
     assert np.array_equal(binary.predict(X), (p >= 0.5).astype(int))
 
@@ -129,7 +129,7 @@ def test_bad_constructor_arguments(kwargs, error, match):
 
 
 def test_bad_inputs_to_forward():
-    net = xpnet.MLP([4, 3, 2])
+    net = xpnet.MLP([4, 3, 2], dropout=0.0)
     with pytest.raises(ValueError, match="expects 4"):
         net.forward(np.ones((2, 5)))
     with pytest.raises(ValueError, match="NaN or inf"):

@@ -19,7 +19,9 @@ def test_ema_is_bias_corrected():
 
 def test_loss_curves_png(tmp_path, blobs):
     X, y = blobs
-    history = xpnet.Trainer(xpnet.MLP([4, 8, 3])).fit(X, y, validation_data=(X, y), epochs=5)
+    history = xpnet.Trainer(xpnet.MLP([4, 8, 3], dropout=0.0), optimizer="sgd", batch_size=None).fit(
+        X, y, validation_data=(X, y), epochs=5
+    )
     path = tmp_path / "loss.png"
     xpnet.plotting.loss_curves(history, smooth=0.8, path=path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000

@@ -111,7 +111,7 @@ def test_constant_and_warmup():
 @pytest.mark.parametrize("name", S.SCHEDULES)
 def test_make_schedule_and_history_records_the_rate(blobs, name):
     X, y = blobs
-    net = xpnet.MLP([4, 8, 3], seed=0)
+    net = xpnet.MLP([4, 8, 3], seed=0, dropout=0.0)
     opt = optim.SGD(lr=0.2)
     schedule = S.make_schedule(name, opt, epochs=12)
     trainer = xpnet.Trainer(net, optimizer=opt, batch_size=32, schedule=schedule, seed=0)
@@ -130,10 +130,12 @@ def test_make_schedule_and_history_records_the_rate(blobs, name):
 def test_plateau_driven_by_validation_loss(blobs):
     """The Trainer feeds the validation loss: a stalled one cuts the rate."""
     X, y = blobs
-    net = xpnet.MLP([4, 8, 3], seed=0)
+    net = xpnet.MLP([4, 8, 3], seed=0, dropout=0.0)
     opt = optim.SGD(lr=1e-6)  # so small that nothing improves past the threshold
     schedule = S.ReduceLROnPlateau(opt, patience=2, factor=0.5, threshold=0.01)
-    history = xpnet.Trainer(net, optimizer=opt, schedule=schedule).fit(X, y, validation_data=(X, y), epochs=8)
+    history = xpnet.Trainer(net, optimizer=opt, schedule=schedule, batch_size=None).fit(
+        X, y, validation_data=(X, y), epochs=8
+    )
     assert history.lr[:4] == [1e-6] * 4
     assert history.lr[4] == pytest.approx(5e-7)
     assert history.lr[-1] < history.lr[4]

@@ -18,7 +18,7 @@ def _snapshot(net):
 def test_learns_blobs_minibatch_and_full_batch(backend, blobs):
     X, y = blobs
     for batch_size in (16, None):
-        net = xpnet.MLP([4, 16, 3], backend=backend, seed=0)
+        net = xpnet.MLP([4, 16, 3], backend=backend, seed=0, dropout=0.0)
         trainer = xpnet.Trainer(net, optimizer=xpnet.optim.SGD(lr=0.1), batch_size=batch_size, seed=0)
         history = trainer.fit(X, y, validation_data=(X, y), epochs=40)
         assert history.train_loss[-1] < 0.5 * history.train_loss[0]
@@ -30,8 +30,8 @@ def test_one_hot_and_index_targets_train_identically(blobs):
     X, y = blobs
     runs = []
     for targets in (y, np.eye(3)[y]):
-        net = xpnet.MLP([4, 8, 3], dtype="float64", seed=0)
-        xpnet.Trainer(net, batch_size=32, seed=0).fit(X, targets, epochs=3)
+        net = xpnet.MLP([4, 8, 3], dtype="float64", seed=0, dropout=0.0)
+        xpnet.Trainer(net, batch_size=32, seed=0, optimizer="sgd").fit(X, targets, epochs=3)
         runs.append(_snapshot(net))
     for key in runs[0]:
         assert np.array_equal(runs[0][key], runs[1][key])
@@ -57,7 +57,7 @@ def test_early_stopping_restores_best_epoch_exactly(backend, blobs):
     Xv, yv = X[:30] + 0.8, y[:30]  # a shifted validation set so the val loss turns up early
 
     def run(epochs, stopping):
-        net = xpnet.MLP([4, 32, 3], batch_norm=True, backend=backend, seed=1)
+        net = xpnet.MLP([4, 32, 3], batch_norm=True, backend=backend, seed=1, dropout=0.0)
         trainer = xpnet.Trainer(net, optimizer=xpnet.optim.SGD(lr=0.5, momentum=0.9), batch_size=25, seed=3)
         return net, trainer.fit(X, y, validation_data=(Xv, yv), epochs=epochs, early_stopping=stopping)
 
@@ -74,7 +74,7 @@ def test_early_stopping_restores_best_epoch_exactly(backend, blobs):
 
 def test_early_stopping_without_restore_keeps_last(blobs):
     X, y = blobs
-    net = xpnet.MLP([4, 32, 3], seed=1)
+    net = xpnet.MLP([4, 32, 3], seed=1, dropout=0.0)
     trainer = xpnet.Trainer(net, optimizer=xpnet.optim.SGD(lr=0.5, momentum=0.9), batch_size=25, seed=3)
     history = trainer.fit(
         X,
@@ -92,7 +92,7 @@ def test_early_stopping_without_restore_keeps_last(blobs):
 )
 def test_divergence_stops_and_restores_finite_parameters(backend, blobs):
     X, y = blobs
-    net = xpnet.MLP([4, 16, 3], activation="relu", output="identity", backend=backend, seed=0)
+    net = xpnet.MLP([4, 16, 3], activation="relu", output="identity", backend=backend, seed=0, dropout=0.0)
     trainer = xpnet.Trainer(net, loss="mse", optimizer=xpnet.optim.SGD(lr=1e3), batch_size=10, seed=0)
     with pytest.warns(DivergenceWarning, match="diverged at epoch"):
         history = trainer.fit(X * 100, np.eye(3)[y] * 100, epochs=50)
@@ -103,8 +103,8 @@ def test_divergence_stops_and_restores_finite_parameters(backend, blobs):
 
 def test_history_records_every_field(blobs):
     X, y = blobs
-    net = xpnet.MLP([4, 8, 3], seed=0)
-    history = xpnet.Trainer(net, batch_size=50, clip=("value", 0.5)).fit(
+    net = xpnet.MLP([4, 8, 3], seed=0, dropout=0.0)
+    history = xpnet.Trainer(net, batch_size=50, clip=("value", 0.5), optimizer="sgd").fit(
         X, y, validation_data=(X, y), epochs=4
     )
     assert history.epoch == [1, 2, 3, 4]
@@ -117,9 +117,11 @@ def test_history_records_every_field(blobs):
 
 def test_log_every_logs_through_logging(blobs, caplog):
     X, y = blobs
-    net = xpnet.MLP([4, 8, 3], seed=0)
+    net = xpnet.MLP([4, 8, 3], seed=0, dropout=0.0)
     with caplog.at_level(logging.INFO, logger="xpnet"):
-        xpnet.Trainer(net).fit(X, y, validation_data=(X, y), epochs=20, log_every=10)
+        xpnet.Trainer(net, optimizer="sgd", batch_size=None).fit(
+            X, y, validation_data=(X, y), epochs=20, log_every=10
+        )
     lines = [r.getMessage() for r in caplog.records if r.name == "xpnet"]
     assert [line.split()[1] for line in lines] == ["1/20", "10/20", "20/20"]
     assert "val_acc" in lines[-1]
@@ -127,7 +129,9 @@ def test_log_every_logs_through_logging(blobs, caplog):
 
 def test_progress_bar(blobs, capsys):
     X, y = blobs
-    xpnet.Trainer(xpnet.MLP([4, 8, 3])).fit(X, y, epochs=3, progress=True)
+    xpnet.Trainer(xpnet.MLP([4, 8, 3], dropout=0.0), optimizer="sgd", batch_size=None).fit(
+        X, y, epochs=3, progress=True
+    )
     assert "3/3" in capsys.readouterr().err
 
 
@@ -148,10 +152,10 @@ def test_progress_bar(blobs, capsys):
 )
 def test_bad_fit_input(blobs, call, error, match):
     X, y = blobs
-    net = xpnet.MLP([4, 8, 3], seed=0)
+    net = xpnet.MLP([4, 8, 3], seed=0, dropout=0.0)
     before = _snapshot(net)
     with pytest.raises(error, match=match):
-        call(xpnet.Trainer(net), X, y)
+        call(xpnet.Trainer(net, optimizer="sgd", batch_size=None), X, y)
     after = _snapshot(net)
     assert all(np.array_equal(before[k], after[k]) for k in before)  # nothing ran
 
@@ -174,7 +178,7 @@ def test_bad_fit_input(blobs, call, error, match):
 )
 def test_bad_trainer_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
-        xpnet.Trainer(xpnet.MLP([4, 3]), **kwargs)
+        xpnet.Trainer(xpnet.MLP([4, 3], dropout=0.0), **kwargs)
 
 
 @pytest.mark.parametrize("lr", [0.0, -0.1, float("nan")])
@@ -185,7 +189,7 @@ def test_bad_learning_rate(lr):
 
 def test_batch_norm_rejects_a_training_batch_of_one(blobs):
     X, y = blobs  # 150 samples: batches of 149 leave one sample over
-    net = xpnet.MLP([4, 8, 3], batch_norm=True, seed=0)
+    net = xpnet.MLP([4, 8, 3], batch_norm=True, seed=0, dropout=0.0)
     with pytest.raises(ValueError, match="batch_norm needs at least 2 samples per training batch"):
-        xpnet.Trainer(net, batch_size=149).fit(X, y, epochs=1)
-    xpnet.Trainer(net, batch_size=149).fit(X[:-1], y[:-1], epochs=1)  # 149 + 0: fine
+        xpnet.Trainer(net, batch_size=149, optimizer="sgd").fit(X, y, epochs=1)
+    xpnet.Trainer(net, batch_size=149, optimizer="sgd").fit(X[:-1], y[:-1], epochs=1)  # 149 + 0: fine
