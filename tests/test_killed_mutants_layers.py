@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 import xpnet
-from xpnet.layers import Dense, Dropout, Pass
+from xpnet.layers import BatchNorm, Dense, Dropout, Pass, build_layers
+from xpnet.ops import Buffers
 
 
 def _data(n=6, d=4, k=3, seed=0):
@@ -42,3 +43,42 @@ def test_step_buffers_keep_the_input_gradient_of_hidden_dense_layers_only():
 def test_zero_dropout_builds_no_dropout_layers():
     assert not any(isinstance(m, Dropout) for m in xpnet.MLP([4, 5, 3], dropout=0.0).modules)
     assert sum(isinstance(m, Dropout) for m in xpnet.MLP([4, 5, 5, 3], dropout=0.2).modules) == 2
+
+
+def test_a_network_without_hidden_layers_keeps_no_input_gradient_buffer():
+    net = xpnet.MLP([4, 3], dtype="float64", seed=0, dropout=0.0)
+    X, Y = _data()
+    net.loss_and_grads(X, Y, "categorical_crossentropy", step_buffers=True)
+    assert set(net.step_buffers.arrays) == {"dense0.z", "dense0.dW", "dense0.db"}
+
+
+def test_build_layers_counts_every_hidden_layer():
+    layers = build_layers([4, 5, 5, 5, 3], "relu", 0.0, False)
+    assert [m.name for m in layers if isinstance(m, Dense)] == ["dense0", "dense1", "dense2", "dense3"]
+    assert [m.first for m in layers if isinstance(m, Dense)] == [True, False, False, False]
+
+
+def test_stacked_dense_forward_asks_for_a_buffer_of_the_stacked_shape():
+    layer = Dense(0, 4, 3, first=True)
+    rng = np.random.default_rng(1)
+    x, W, b = rng.standard_normal((2, 5, 4)), rng.standard_normal((2, 4, 3)), rng.standard_normal((2, 3))
+    buffers = Buffers(np, None)  # the reference ops (K stacked models) ignore it; the shape is the layer's
+    ctx = Pass(
+        ops=xpnet.Backend(), params={layer.w: W, layer.b: b}, running={}, training=True, buffers=buffers
+    )
+    z, _ = layer.forward(ctx, x)
+    assert buffers.arrays["dense0.z"].shape == (2, 5, 3)
+    assert np.allclose(z, x @ W + b[:, None, :], rtol=1e-14)
+
+
+def test_batch_norm_leaves_its_batch_statistics_in_training_only():
+    bn = BatchNorm(0, 3)
+    params = {bn.w: np.ones(3), bn.b: np.zeros(3)}
+    running = {bn.mean: np.zeros(3), bn.var: np.ones(3)}
+    z = np.random.default_rng(2).standard_normal((6, 3))
+    train = Pass(ops=xpnet.Backend(), params=params, running=running, training=True)
+    bn.forward(train, z)
+    assert np.allclose(train.batch_stats["bn0"][0], z.mean(axis=0), rtol=1e-14)
+    evaluation = Pass(ops=xpnet.Backend(), params=params, running=running, training=False)
+    bn.forward(evaluation, z)
+    assert evaluation.batch_stats == {}

@@ -208,3 +208,88 @@ def test_rmsprop_update_follows_torchs_algorithm(momentum, centered, weight_deca
         REF.rmsprop_update(p, g, state, 0.01, 0.9, 1e-8, weight_decay, momentum, centered)
     expected = _torch_rmsprop(p0, grads, 0.01, 0.9, 1e-8, weight_decay, momentum, centered)
     assert np.allclose(p, expected, rtol=1e-13, atol=1e-15)
+
+
+HIDDEN_FORMULAS = {
+    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),  # torch's default negative_slope
+}
+
+
+@pytest.mark.parametrize("name", sorted(HIDDEN_FORMULAS))
+def test_activations_equal_their_formula_and_finite_differences(name):
+    z = np.array([[-3.0, -0.7, -0.2, 0.3, 0.6, 2.5], [1.5, -1.5, 0.05, -0.05, 4.0, -4.0]])
+    R = _rng(7).standard_normal(z.shape)
+    a, saved = REF.activation(name, z.copy())
+    assert np.allclose(a, HIDDEN_FORMULAS[name](z), rtol=1e-14, atol=1e-300)
+    dz = REF.activation_backward(name, saved, R.copy())
+    assert np.allclose(dz, _fd(lambda z_: float(np.sum(R * HIDDEN_FORMULAS[name](z_))), z), rtol=1e-7)
+
+
+def test_relu_and_leaky_relu_gradients_at_exactly_zero_are_torchs():
+    z, da = np.array([[0.0, -2.0, 3.0]]), np.ones((1, 3))
+    _, saved = REF.activation("leaky_relu", z)
+    assert np.array_equal(REF.activation_backward("leaky_relu", saved, da), [[0.01, 0.01, 1.0]])
+    _, saved = REF.activation("relu", z)
+    assert np.array_equal(REF.activation_backward("relu", saved, da), [[0.0, 0.0, 1.0]])
+
+
+def test_log_loss_on_softmax_clamps_log_terms_at_minus_100_as_bceloss():
+    z, y = np.array([[0.0, -300.0, 5.0]]), np.array([[0.0, 1.0, 1.0]])
+    _, value, _ = REF.output_loss("log_loss", "softmax", z, y)
+    assert float(value) == pytest.approx(33.337810232326085, rel=1e-12)  # torch's binary_cross_entropy
+
+
+def _torch_adam(p, grads, lr, betas, eps, weight_decay, decoupled, amsgrad):
+    """torch.optim.Adam / AdamW's documented algorithm, in NumPy."""
+    (b1, b2), p = betas, p.copy()
+    m, v, vmax = np.zeros_like(p), np.zeros_like(p), np.zeros_like(p)
+    for t, g in enumerate(grads, start=1):
+        if weight_decay and decoupled:
+            p = p * (1 - lr * weight_decay)
+        elif weight_decay:
+            g = g + weight_decay * p
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        vmax = np.maximum(vmax, v)
+        denom = np.sqrt(vmax if amsgrad else v) / np.sqrt(1 - b2**t) + eps
+        p = p - lr / (1 - b1**t) * m / denom
+    return p
+
+
+@pytest.mark.parametrize(
+    "weight_decay, decoupled, amsgrad", [(0.1, False, False), (0.1, True, True), (0.0, False, True)]
+)
+def test_adam_update_follows_torchs_algorithm(weight_decay, decoupled, amsgrad):
+    rng = _rng(8)
+    p0 = rng.standard_normal((3, 2))
+    grads = [rng.standard_normal((3, 2)) for _ in range(4)]
+    p, state = p0.copy(), {}
+    for t, g in enumerate(grads, start=1):
+        REF.adam_update(p, g, state, 0.01, t, (0.9, 0.99), 1e-8, weight_decay, decoupled, amsgrad)
+    expected = _torch_adam(p0, grads, 0.01, (0.9, 0.99), 1e-8, weight_decay, decoupled, amsgrad)
+    assert np.allclose(p, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_rmsprop_defaults_to_no_momentum_and_no_weight_decay():
+    rng = _rng(9)
+    p0, grads = rng.standard_normal((3, 2)), [rng.standard_normal((3, 2)) for _ in range(3)]
+    p, state = p0.copy(), {}
+    for g in grads:  # several steps: a momentum buffer would show from the second on
+        REF.rmsprop_update(p, g, state, 0.01, 0.9, 1e-8)
+    assert np.allclose(p, _torch_rmsprop(p0, grads, 0.01, 0.9, 1e-8, 0.0, 0.0, False), rtol=1e-13)
+
+
+def test_reference_dropout_keeps_a_fraction_1_minus_p_scaled_by_its_inverse():
+    a = np.ones((400, 500))
+    out, mask = REF.dropout(a, 0.2, rng=REF.rng(0, stream=1))
+    assert np.mean(mask > 0) == pytest.approx(0.8, abs=0.01)
+    assert set(np.unique(mask)) == {0.0, 1.25}
+
+
+def test_log_loss_on_a_saturated_softmax_has_a_finite_gradient():
+    z, y = np.array([[0.0, 800.0, 0.0]]), np.array([[0.0, 1.0, 1.0]])
+    _, value, dz = REF.output_loss("log_loss", "softmax", z, y)
+    assert np.isfinite(float(value)) and np.all(np.isfinite(dz))

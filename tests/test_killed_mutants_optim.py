@@ -101,6 +101,13 @@ def test_state_dict_survives_a_json_round_trip_of_its_type_name():
     assert fresh.steps == 3
 
 
+def test_a_state_of_another_optimizer_type_is_refused_either_way():
+    with pytest.raises(ValueError, match="optimizer state is for Adam, not SGD"):
+        optim.SGD(lr=0.1).load_state_dict(optim.Adam().state_dict())
+    with pytest.raises(ValueError, match="optimizer state is for SGD, not RMSprop"):
+        optim.RMSprop().load_state_dict(optim.SGD(lr=0.1).state_dict())
+
+
 def test_load_state_dict_without_like_copies_the_arrays():
     net, opt = _trained_adam()
     saved = opt.state_dict()

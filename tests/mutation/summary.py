@@ -18,6 +18,16 @@ import sys
 # "module:line:column operator" (as printed for survivors) -> why no test can tell it from the original
 _MIN_MAX = "mode is validated to be 'min' or 'max', and 'max' >= 'min' is False: >= equals == on them"
 _NAMES = "name is validated against the names left at this branch; none of them compares so but this one"
+_HINT = "inplace=True is a hint the ops may ignore (the reference does): False gives the same arrays"
+_FALLBACK = (
+    "the softmax + cross-entropy fast path skipped: the reference Ops.output_loss computes the same fused"
+    " formula (only slower)"
+)
+_UNFUSED = (
+    "softmax + cross-entropy through loss_value and loss_grad instead of the fused path: the same values"
+    " (targets' rows are checked to sum to 1)"
+)
+_OPS = "xpnet/ops.py:"
 _OPT = "xpnet/optim.py:"
 _SCH = "xpnet/schedules.py:"
 EQUIVALENT: dict[str, str] = {
@@ -30,6 +40,54 @@ EQUIVALENT: dict[str, str] = {
     _OPT + "233:24 ReplaceComparisonOperator_Eq_LtE": (
         "name <= 'adamw' adds 'adam', where weight_decay == 0 then gives Adam() its default 0.0 (the same);"
         " the weight_decay <= 0 twin (col 52) is killed: a negative decay must be refused"
+    ),
+    _OPS + "96:41 ReplaceFalseWithTrue": _HINT,
+    _OPS + "102:46 ReplaceFalseWithTrue": _HINT,
+    _OPS + "105:38 ReplaceFalseWithTrue": _HINT,
+    _OPS + "109:43 ReplaceFalseWithTrue": _HINT,
+    _OPS + "112:38 ReplaceFalseWithTrue": _HINT,
+    _OPS + "115:43 ReplaceFalseWithTrue": _HINT,
+    _OPS + "118:44 ReplaceFalseWithTrue": _HINT,
+    _OPS + "121:49 ReplaceFalseWithTrue": _HINT,
+    _OPS + "124:41 ReplaceFalseWithTrue": _HINT,
+    _OPS + "130:46 ReplaceFalseWithTrue": _HINT,
+    _OPS + "133:42 ReplaceFalseWithTrue": _HINT,
+    _OPS + "136:51 ReplaceFalseWithTrue": _HINT,
+    _OPS + "150:49 ReplaceFalseWithTrue": _HINT,
+    _OPS + "169:52 ReplaceComparisonOperator_Gt_NotEq": "a batch has n >= 1 rows: n != 1 is n > 1",
+    _OPS + "238:60 ReplaceComparisonOperator_NotEq_Gt": (
+        "outputs reaching it are identity, sigmoid, softmax: only 'identity' is not > 'identity'"
+    ),
+    "xpnet/training.py:93:62 ReplaceComparisonOperator_Lt_NotEq": "bs = min(batch_size, n) <= n: != n is < n",
+    "xpnet/training.py:382:40 NumberReplacer": "Y[:, -1] is Y[:, 0] in this branch (one output column)",
+    "xpnet/training.py:297:58 ReplaceComparisonOperator_Eq_GtE": "host[2] is a 0/1 flag: >= 1.0 is == 1.0",
+    "xpnet/training.py:294:97 ReplaceBinaryOperator_Sub_Mod": (
+        "perf_counter() % start is perf_counter() - start while the epoch is shorter than the clock's age"
+        " (start <= now < 2 * start): a timing field only"
+    ),
+    _OPS + "99:23 ReplaceComparisonOperator_GtE_Gt": "at z == 0 both branches give exactly 0.5",
+    _OPS + "205:16 ReplaceComparisonOperator_Eq_LtE": _NAMES + " (log_loss > categorical_crossentropy)",
+    _OPS + "206:50 ReplaceComparisonOperator_Eq_GtE": _NAMES + " (sigmoid < softmax)",
+    _OPS + "208:18 ReplaceComparisonOperator_Eq_LtE": _NAMES + " (softmax > sigmoid)",
+    _OPS + "229:22 ReplaceComparisonOperator_Eq_GtE": _NAMES + " (sigmoid < softmax)",
+    _OPS + "246:57 ReplaceComparisonOperator_Eq_Gt": _UNFUSED,
+    _OPS + "246:57 ReplaceComparisonOperator_Eq_Is": _UNFUSED,
+    "xpnet/layers.py:150:52 ReplaceTrueWithFalse": _HINT,
+    "xpnet/layers.py:153:61 ReplaceTrueWithFalse": _HINT,
+    "xpnet/layers.py:174:58 ReplaceTrueWithFalse": _HINT,
+    "xpnet/layers.py:185:63 ReplaceComparisonOperator_Eq_LtE": "i counts from 0: i <= 0 is i == 0",
+    "xpnet/layers.py:191:71 ReplaceComparisonOperator_Eq_LtE": "n_hidden >= 0: n_hidden <= 0 is n_hidden == 0",
+    "xpnet/layers.py:189:19 ReplaceComparisonOperator_Gt_NotEq": (
+        "build_layers' callers pass a dropout checked to be in [0, 1): != 0 is > 0 on it"
+    ),
+    "xpnet/network.py:256:22 NumberReplacer": "out[:, -1] is out[:, 0] in this branch (n_outputs == 1)",
+    "xpnet/numpy_ops.py:17:64 ReplaceComparisonOperator_Eq_Is": (
+        "NumPy's built-in dtypes are singletons: buf.dtype is dtype exactly when they are equal"
+    ),
+    "xpnet/numpy_ops.py:104:62 ReplaceComparisonOperator_Eq_GtE": _FALLBACK,
+    "xpnet/numpy_ops.py:104:62 ReplaceComparisonOperator_Eq_Is": _FALLBACK,
+    "xpnet/network.py:149:27 ReplaceComparisonOperator_IsNot_NotEq": (
+        "type(a) != type(b) is type(a) is not type(b): type's == is identity (no metaclass in play)"
     ),
     _SCH + "128:74 NumberReplacer": (
         "CosineAnnealingLR's own warmup_epochs check with minimum=-1: Schedule.__init__ refuses -1 with the"
@@ -81,10 +139,14 @@ def summarize(session: str) -> tuple[dict, list, list]:
     return counts, survivors, equivalents
 
 
-def requeue(session: str) -> int:
+def requeue(session: str, keep_equivalent: bool = False) -> int:
+    _, survivors, _ = summarize(session)
+    live = {line.rsplit(" ", 1)[-1] for line in survivors}  # the job ids of survivors not in EQUIVALENT
     con = sqlite3.connect(session)
     jobs = [
-        r[0] for r in con.execute("SELECT job_id FROM work_results WHERE lower(test_outcome) = 'survived'")
+        r[0]
+        for r in con.execute("SELECT job_id FROM work_results WHERE lower(test_outcome) = 'survived'")
+        if not keep_equivalent or r[0] in live
     ]
     con.executemany("DELETE FROM work_results WHERE job_id = ?", [(j,) for j in jobs])
     con.commit()
@@ -95,11 +157,22 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("session")
     parser.add_argument("--requeue-survivors", action="store_true")
+    parser.add_argument(
+        "--keep-equivalent", action="store_true", help="with --requeue-survivors: leave those in EQUIVALENT"
+    )
+    parser.add_argument("--table-row", metavar="MODULE", help="print the README table's row for MODULE")
     args = parser.parse_args(argv)
     if args.requeue_survivors:
-        print(f"requeued {requeue(args.session)} survivors")
+        print(f"requeued {requeue(args.session, args.keep_equivalent)} survivors")
         return 0
     counts, survivors, equivalents = summarize(args.session)
+    if args.table_row:
+        c = counts
+        print(
+            f"| `{args.table_row}` | {c['mutants']} | {c['annotation']} | {c['not_sampled']} | {c['run']} "
+            f"| {c['killed']} | {c['survived']} | {c['equivalent']} | {c['score']} |"
+        )
+        return 0
     print(" ".join(f"{k}={v}" for k, v in counts.items()))
     print("\n".join(survivors + equivalents))
     return 0
