@@ -117,9 +117,7 @@ class BatchRunner:
         for _ in range(check_int(k, "k")):
             trial = self.study.ask()
             trial.set_user_attr("pid", os.getpid())
-            trial.set_user_attr(
-                "host", socket.gethostname()
-            )  # as the objective: whose trial a dead worker left
+            trial.set_user_attr("host", socket.gethostname())  # with pid: whose trial a dead worker left
             try:
                 run = self.objective.config(trial)
             except Exception as exc:  # this trial fails, the batch goes on
