@@ -169,3 +169,35 @@ def test_the_progress_bar_counts_the_epochs_run(capsys):
     xpnet.Trainer(_net(), optimizer=optim.SGD(lr=0.1), shuffle=False).fit(X, y, epochs=3, progress=True)
     last = capsys.readouterr().err.strip().split("\r")[-1]  # the bar's final state
     assert "100%" in last and "3/3" in last
+
+
+def test_resuming_a_run_that_already_ran_all_its_epochs_is_allowed(tmp_path):
+    X, y = _data()
+    path = tmp_path / "run.ckpt"
+    xpnet.Trainer(_net(), optimizer=optim.SGD(lr=0.1), shuffle=False).fit(X, y, epochs=3, checkpoint=path)
+    net = _net()
+    history = xpnet.Trainer(net, optimizer=optim.SGD(lr=0.1), shuffle=False).fit(
+        X, y, epochs=3, resume_from=path
+    )
+    assert history.epoch == [1, 2, 3]
+
+
+class _PoisonDeadUnitAtEpoch(Callback):
+    """Set a dead ReLU unit's bias to -inf at the end of ``epoch``: parameters non-finite, loss unchanged."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, trainer, history, stopping):
+        if history.epoch[-1] == self.epoch:
+            trainer.net.params["dense0.bias"][0] = -np.inf
+
+
+def test_final_parameters_that_are_not_finite_are_never_restored_as_the_best():
+    X, y = _data()
+    net = _net()
+    net.params["dense0.bias"][0] = -50.0  # unit 0 is dead from the start: it never contributes
+    trainer = xpnet.Trainer(net, optimizer=optim.SGD(lr=0.5), shuffle=False)
+    stopper = EarlyStopping(patience=100, restore_best=True)
+    trainer.fit(X, y, epochs=5, early_stopping=stopper, callbacks=[_PoisonDeadUnitAtEpoch(5)])
+    assert all(np.all(np.isfinite(v)) for v in net.params.values())
