@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from .config import RunConfig
 from .history import EarlyStopping, History
 from .network import MLP
@@ -80,8 +82,6 @@ def stop_indices(on_epoch: OnEpoch | None, epoch: int, histories, active, k: int
 
 def target_width(cfg: RunConfig, y, y_val=None) -> int:
     """Output units for ``cfg`` on targets ``y`` (class indices: the largest label seen + 1 classes)."""
-    import numpy as np
-
     arr = np.asarray(y)
     if arr.ndim == 2 and (arr.shape[1] > 1 or cfg.output == "identity"):  # one-hot or multi-output
         return int(arr.shape[1])
@@ -94,8 +94,6 @@ def target_width(cfg: RunConfig, y, y_val=None) -> int:
 
 def fit_one(cfg: RunConfig, X, y, X_val, y_val, n_outputs: int, on_epoch=None, index=0, histories=None):
     """Train one config exactly as ``Trainer.fit`` does (no checkpoints), asking ``on_epoch`` after each epoch."""
-    import numpy as np
-
     net, trainer, stopping = cfg.build(int(np.shape(X)[1]), n_outputs)
     validation = None if X_val is None else (X_val, y_val)
     data = trainer._prepare(X, y, validation, stopping, None, None)  # noqa: SLF001
@@ -130,15 +128,30 @@ def fit_each(
     ]
 
 
+def group_key(cfg: RunConfig) -> tuple:
+    """What members of one stacked group share (everything else may differ per member)."""
+    return (
+        len(cfg.hidden),
+        cfg.activation,
+        cfg.batch_norm,
+        cfg.batch_size,
+        cfg.shuffle,
+        cfg.optimizer,
+        cfg.clip,
+    )
+
+
 def fit_many(
     configs, X, y, X_val=None, y_val=None, *, on_epoch: OnEpoch | None = None, n_outputs: int | None = None
 ) -> list[FitResult]:
     """Train every config in ``configs`` on ``(X, y)``; one :class:`FitResult` per config, in order.
 
-    Each member ends exactly as ``cfg.build(n_features, n_outputs)`` trained alone with
-    ``trainer.fit(X, y, (X_val, y_val), **cfg.fit_kwargs())`` would (its own initializer, seed,
-    batch order, dropout masks, optimizer, schedule, clipping and early stopping). All configs
-    must share ``backend``, ``device``, ``dtype``, ``loss`` and ``output``.
+    Each member ends as ``cfg.build(n_features, n_outputs)`` trained alone with
+    ``trainer.fit(X, y, (X_val, y_val), **cfg.fit_kwargs())`` would, to rounding (its own
+    initializer, seed, batch order, dropout masks, optimizer, schedule, clipping and early
+    stopping). All configs must share ``backend``, ``device``, ``dtype``, ``loss`` and ``output``.
+    Members sharing depth, activation, batch norm, batch size, shuffling, optimizer and clipping
+    kind train stacked (widths padded to the widest); the groups train side by side, epoch by epoch.
 
     ``on_epoch(epoch, histories, active)``, if given, is called after every epoch (epoch is
     1-based; ``histories[i]`` holds member i's epochs so far, ``active[i]`` is False for members
@@ -147,4 +160,32 @@ def fit_many(
     Members left running are unaffected. ``n_outputs`` defaults to the width the targets
     imply (class indices: the largest label in ``y``/``y_val`` + 1 classes).
     """
-    return fit_each(configs, X, y, X_val, y_val, on_epoch=on_epoch, n_outputs=n_outputs)
+    from .many_stack import Group
+    from .many_state import build_member
+
+    configs = check_configs(configs)
+    check_data(X_val, y_val)
+    check_on_epoch(on_epoch)
+    n_outputs = target_width(configs[0], y, y_val) if n_outputs is None else n_outputs
+    n_features = int(X.shape[1]) if hasattr(X, "shape") and len(X.shape) == 2 else int(np.shape(X)[1])
+    members = [build_member(i, cfg, n_features, n_outputs) for i, cfg in enumerate(configs)]
+    grouped: dict[tuple, list] = {}
+    for m in members:
+        grouped.setdefault(group_key(m.cfg), []).append(m)
+    validation = None if X_val is None else (X_val, y_val)
+    groups = [Group(ms, X, y, validation) for ms in grouped.values()]
+    histories = [m.history for m in members]
+    epoch = 0
+    while any(g.members for g in groups):
+        epoch += 1
+        running = [g for g in groups if g.members]
+        active = [False] * len(members)
+        for g in running:
+            g.epoch(epoch)
+            for i, flag in g.active().items():
+                active[i] = flag
+        stops = {i for i in stop_indices(on_epoch, epoch, histories, active, len(members)) if active[i]}
+        for g in running:
+            g.stop(stops, epoch)
+            g.compact()
+    return [FitResult(m.net, m.history) for m in members]
