@@ -181,11 +181,15 @@ def cast_checked(X: Any, dtype: Any, name: str = "X") -> Any:
 
 
 def refuse_non_real(X: Any, name: str = "X") -> None:
-    """``TypeError`` for complex, timedelta or datetime data, which scikit-learn's validation would cast
-    to float silently (a timedelta becomes its count of units); other input is left to it."""
+    """``TypeError`` for timedelta or datetime data, which scikit-learn's validation would cast to float
+    silently (a timedelta becomes its count of units), ``ValueError`` for complex data, both naming
+    ``name``; other input is left to scikit-learn's validation."""
     dtype = getattr(X, "dtype", None)
     if dtype is None and isinstance(X, (list, tuple)):
         with contextlib.suppress(Exception):  # ragged or odd lists: scikit-learn's validation refuses them
             dtype = np.asarray(X).dtype
-    if getattr(dtype, "kind", None) in ("c", "m", "M"):
+    kind = getattr(dtype, "kind", None)
+    if kind == "c":  # scikit-learn's convention for complex data: a ValueError saying so
+        raise ValueError(f"Complex data not supported: {name} must hold real numbers; got dtype {dtype}")
+    if kind in ("m", "M"):
         raise TypeError(f"{name} must hold real numbers (bool, int or float); got dtype {dtype}")
