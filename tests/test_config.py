@@ -21,6 +21,7 @@ from xpnet.schedules import CosineAnnealingLR, ExponentialLR, ReduceLROnPlateau,
 NOT_RUN_OPTIONS = {
     "config", "dataset", "val_size", "test_size", "log_every", "progress", "plot", "save",
     "checkpoint", "checkpoint_every", "resume", "json", "func", "data", "target", "task", "threads",
+    "ensemble",  # xpnet train --ensemble K: how many runs, not a field of one
 }  # fmt: skip
 NO_FLAG_FIELDS = {"shuffle", "track_grad_norm", "restore_best", "track_min"}  # set in code or a config file
 
