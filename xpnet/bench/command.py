@@ -15,6 +15,7 @@ BENCH_EXAMPLES = """examples:
   xpnet bench --backends numpy,cupy,torch --workloads mnist-like,wide --repeats 5
   xpnet bench --workloads seed                          # xpnet against the article's own NumPy loop
   xpnet bench --json bench/results/cpu.json --plot bench.png
+  xpnet bench --workloads many --repeats 3              # K models at once: fit_many vs sequential vs torch vmap
 """
 
 
@@ -38,7 +39,10 @@ def add_bench_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("--backends", type=_csv, default=["numpy"], help="comma-separated: numpy,cupy,torch")
     p.add_argument(
-        "--workloads", type=_csv, default=list(WORKLOADS), help=f"comma-separated: {','.join(WORKLOADS)}"
+        "--workloads",
+        type=_csv,
+        default=list(WORKLOADS),
+        help=f"comma-separated: {','.join(WORKLOADS)},many (many: K networks at once, issue 18)",
     )
     p.add_argument(
         "--references",
@@ -73,7 +77,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from ..backend import BACKENDS
 
     _check_choices(args.backends, tuple(BACKENDS), "--backends")
-    _check_choices(args.workloads, tuple(WORKLOADS), "--workloads")
+    _check_choices(args.workloads, (*WORKLOADS, "many"), "--workloads")
     _check_choices(args.references, REFERENCES, "--references")
     if args.repeats is None:
         args.repeats = 3 if args.quick else 5
@@ -84,6 +88,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     for option in ("json", "plot"):  # before the benchmark runs, not after its results are lost
         if getattr(args, option):
             check_output_path(getattr(args, option), f"--{option}")
+    many = []
+    if "many" in args.workloads:  # K networks at once (xpnet.bench.many), timed in this process
+        from .many import run_many
+
+        many = run_many(args.repeats, args.dtype, log=lambda s: print(s, flush=True))
+        args.workloads = [w for w in args.workloads if w != "many"]
+        if not args.workloads:
+            if args.json:
+                with open(args.json, "w") as f:
+                    json.dump(many, f, indent=1)
+            return 0
     records, meta = run(
         args.workloads,
         args.backends,
@@ -96,7 +111,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(format_table(records, meta))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(records, f, indent=1)
+            json.dump(records + many, f, indent=1)
         print(f"records written to {args.json}")
     if args.plot:
         plot(records, args.plot)
