@@ -88,8 +88,8 @@ def test_trainer_matches_plain_torch_loop(name, pair, check, torch_ref):
     net_kwargs, loss, kind, (xp_opt, t_opt, opt_kwargs), batch_size, clip = RUNS[name]
     X, Y = _data(kind, 120, seed=1)
     Xv, Yv = _data(kind, 40, seed=2)
-    net = xpnet.MLP(**net_kwargs, backend=pair.backend, dtype="float64", seed=7)
-    model = torch_ref.MLP(net, pair.device, dropout=0.0)  # same initial weights, taken before training
+    net = xpnet.MLP(**{"dropout": 0.0, **net_kwargs}, backend=pair.backend, dtype="float64", seed=7)
+    model = torch_ref.MLP(net, pair.device)  # same initial weights, taken before training
     history = xpnet.Trainer(
         net,
         loss=loss,

@@ -60,7 +60,7 @@ def test_network_forward_backward(layers, activation, output, loss, init, pair, 
     X, Y = _data(layers[0], layers[-1], loss, output)
     value, grads = net.value_and_grad(X, Y, loss=loss)
 
-    model = torch_ref.MLP(net, pair.device, dropout=0.0)
+    model = torch_ref.MLP(net, pair.device)
     out = model(pair.tensor(X))
     ref = torch_ref.losses[(loss, output)](model.logits(pair.tensor(X)), pair.tensor(Y))
     ref.backward()
@@ -84,7 +84,7 @@ def test_dropout_fixed_mask_matches_inverted_dropout_formula(pair, check, torch_
     value, grads = net.value_and_grad(X, Y, loss="categorical_crossentropy", masks=masks)
     out = net.forward(X, training=True, masks=masks)
 
-    model = torch_ref.MLP(net, pair.device, dropout=0.0).train()
+    model = torch_ref.MLP(net, pair.device).train()
     tmasks = [pair.tensor(m) for m in masks]  # torch twin: x * mask / (1 - p)
     ref = torch.nn.functional.cross_entropy(model.logits(pair.tensor(X), tmasks, "masks"), pair.tensor(Y))
     ref.backward()
@@ -97,7 +97,7 @@ def test_dropout_masks_drawn_by_torch_match_torch_dropout(pair, check, torch_ref
     """Masks taken from torch's own F.dropout: xpnet with those masks equals torch's dropout layer."""
     net = xpnet.MLP(**DROPOUT_NET, backend=pair.backend, dtype="float64", seed=5)
     X, Y = _data(6, 3, "categorical_crossentropy", "softmax", n=16)
-    model = torch_ref.MLP(net, pair.device, dropout=0.0).train()
+    model = torch_ref.MLP(net, pair.device).train()
     torch.manual_seed(123)
     masks = [
         torch.nn.functional.dropout(torch.ones(s, device=pair.device, dtype=torch.float64), 0.3) != 0
@@ -115,7 +115,7 @@ def test_dropout_masks_drawn_by_torch_match_torch_dropout(pair, check, torch_ref
 def test_dropout_is_identity_in_evaluation(pair, check, torch_ref):
     net = xpnet.MLP(**DROPOUT_NET, backend=pair.backend, dtype="float64", seed=6)
     X, _ = _data(6, 3, "categorical_crossentropy", "softmax")
-    model = torch_ref.MLP(net, pair.device, dropout=0.0).eval()
+    model = torch_ref.MLP(net, pair.device).eval()
     check("dropout evaluation forward", pair.host(net.forward(X)), pair.host(model(pair.tensor(X))))
     np.testing.assert_array_equal(net.predict_proba(X), net.predict_proba(X))  # no fresh masks
     check("dropout evaluation predict_proba", net.predict_proba(X), pair.host(model(pair.tensor(X))))
@@ -145,7 +145,9 @@ def test_dropout_random_masks_keep_rate_and_scale(p, pair):
     assert abs(np.mean(t != 0) - np.mean(draws[0] != 0)) < 10 * sigma
 
 
-BN_NET = dict(layers=[6, 10, 8, 3], activation="relu", output="softmax", init="he_normal", batch_norm=True)
+BN_NET = dict(
+    layers=[6, 10, 8, 3], activation="relu", output="softmax", init="he_normal", batch_norm=True, dropout=0.0
+)
 
 
 def _bn_net(pair, seed=3):
@@ -167,7 +169,7 @@ def test_batch_norm_training_forward_backward(pair, check, torch_ref):
     net = _bn_net(pair)
     X, Y = _data(6, 3, "categorical_crossentropy", "softmax", n=20)
     value, grads = net.value_and_grad(X, Y, loss="categorical_crossentropy")
-    model = torch_ref.MLP(net, pair.device, dropout=0.0).train()
+    model = torch_ref.MLP(net, pair.device).train()
     ref = torch.nn.functional.cross_entropy(model.logits(pair.tensor(X)), pair.tensor(Y))
     ref.backward()
     check("batch norm training loss", value, ref.item())
@@ -181,7 +183,7 @@ def test_batch_norm_evaluation_forward_backward(pair, check, torch_ref):
 
     net = _bn_net(pair)
     X, _ = _data(6, 3, "categorical_crossentropy", "softmax", n=20)
-    model = torch_ref.MLP(net, pair.device, dropout=0.0).eval()
+    model = torch_ref.MLP(net, pair.device).eval()
     check("batch norm evaluation forward", pair.host(net.forward(X)), pair.host(model(pair.tensor(X))))
 
     # the layer's evaluation-mode backward against BatchNorm1d.eval() autograd
@@ -211,7 +213,7 @@ def test_batch_norm_running_statistics_follow_torch_over_training(pair, check, t
     """Three full-batch SGD epochs: parameters and running mean/var (unbiased, momentum 0.1) match."""
     net = _bn_net(pair, seed=8)
     X, Y = _data(6, 3, "categorical_crossentropy", "softmax", n=24, seed=2)
-    model = torch_ref.MLP(net, pair.device, dropout=0.0).train()
+    model = torch_ref.MLP(net, pair.device).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     for _ in range(3):
         opt.zero_grad()

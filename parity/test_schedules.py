@@ -174,7 +174,7 @@ def test_trainer_with_schedule_matches_torch_loop(which, check, torch_ref):
     X, Xv = rng.standard_normal((60, 4)), rng.standard_normal((30, 4))
     y, yv = (X[:, 0] + X[:, 1] > 0).astype(int), (Xv[:, 0] + Xv[:, 1] > 0).astype(int)
     net = xpnet.MLP([4, 8, 2], activation="tanh", init="glorot_uniform", dtype="float64", seed=2, dropout=0.0)
-    model = torch_ref.MLP(net, torch.device("cpu"), dropout=0.0)
+    model = torch_ref.MLP(net, torch.device("cpu"))
     opt = xpnet.optim.Adam(lr=0.05)
     t_opt = torch.optim.Adam(model.parameters(), lr=0.05)
     if which == "plateau":

@@ -38,7 +38,7 @@ SETUPS = {
         stop=lambda: xpnet.EarlyStopping(patience=5),  # stops in epoch 9, after the resume
     ),
     "rmsprop_step_no_validation": dict(
-        net={"batch_norm": True},
+        net={"batch_norm": True, "dropout": 0.0},
         opt=lambda: optim.RMSprop(lr=0.01, momentum=0.5, centered=True),
         sched=lambda o: S.StepLR(o, 4, 0.5),
         trainer={"batch_size": 20},
