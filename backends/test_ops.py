@@ -175,8 +175,8 @@ def _stack(make):
     return np.stack([make(k) for k in range(K)])
 
 
-def test_stacked_dense_activation_dropout_and_batch_norm_equal_a_loop():
-    ops = REFERENCE
+@pytest.mark.parametrize("ops", [REFERENCE, xpnet.get_backend("numpy")], ids=["reference", "numpy"])
+def test_stacked_dense_activation_dropout_and_batch_norm_equal_a_loop(ops):
     x, W, b = (
         _stack(lambda k: _rand((6, 5), "float64", k)),
         _stack(lambda k: _rand((5, 4), "float64", 10 + k)),

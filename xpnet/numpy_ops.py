@@ -42,7 +42,7 @@ class NumpyOps(Ops):
     def dense(self, x, W, b, out=None):
         shape = x.shape[:-1] + W.shape[-1:]
         z = np.matmul(x, W, out=out if _fits(out, shape, W.dtype) else None)
-        z += b
+        z += b[..., None, :]  # a row per model: (K, f) biases broadcast over each model's batch
         return z
 
     def dense_backward(self, x, W, dz, need_dx=True, out=None):
