@@ -175,7 +175,10 @@ def test_run_in_process_records_and_ratios():
     for r in records:
         assert r["epoch_s_min"] <= r["epoch_s_median"] <= r["epoch_s_max"]
         assert r["samples_per_s"] == pytest.approx(r["n_samples"] / r["epoch_s_median"])
-        assert r["pct_peak"] == pytest.approx(100 * r["gflops"] / r["gemm_peak_gflops"])
+        pct = 100 * r["gflops"] / r["gemm_peak_gflops"]
+        # a peak measured low on a busy machine gives > 100 %: flagged and withheld, never printed
+        assert r["pct_peak_unreliable"] == (pct > 100.0)
+        assert r["pct_peak"] == (None if pct > 100.0 else pytest.approx(pct))
         assert r["dtype"] == "float32" and r["batch_size"] == 64 and r["cores"] >= 1
         # the primary GFLOP/s is the matmul work actually done, not 6 x samples x weights
         w = bench.WORKLOADS["digits-b64"]
