@@ -258,4 +258,6 @@ def test_cli_checkpoint_and_resume(tmp_path, capsys):
     a, b = read_npz(tmp_path / "full.npz")[0], read_npz(tmp_path / "resumed.npz")[0]
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert main([*base, "--epochs", "6", "--resume", str(tmp_path / "nope.npz")]) == 2
-    assert "resume_from" in capsys.readouterr().err
+    err = capsys.readouterr().err  # one line naming the option and the file, no traceback
+    assert "--resume" in err and "nope.npz" in err and "no checkpoint file" in err
+    assert len(err.strip().splitlines()) == 1
