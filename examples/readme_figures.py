@@ -2,7 +2,7 @@
 
     python examples/readme_figures.py                  # every short-run figure (minutes on 2 cores)
     python examples/readme_figures.py --only train,threads
-    python examples/readme_figures.py --only bench-table --record bench/results/cpu-2026-11-23-run3.json
+    python examples/readme_figures.py --only bench-table --record bench/results/cpu-2026-11-24-run4.json
 
 Sections (``--only`` picks some; ``all`` is every one but ``bench-quick`` and ``tune-threads``,
 which take minutes):
@@ -42,7 +42,7 @@ from pathlib import Path
 XPNET = [sys.executable, "-c", "import sys; from xpnet.cli import main; sys.exit(main())"]
 SECTIONS = ("train", "seeds", "cosine", "threads", "tune", "tune-threads", "bench-quick", "bench-table")
 SLOW = ("tune-threads", "bench-quick")
-DEFAULT_RECORD = Path(__file__).resolve().parents[1] / "bench" / "results" / "cpu-2026-11-23-run3.json"
+DEFAULT_RECORD = Path(__file__).resolve().parents[1] / "bench" / "results" / "cpu-2026-11-24-run4.json"
 
 
 def machine() -> str:
