@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import math
 import os
+import struct
+import tokenize
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,24 @@ MAX_HEADER = 10_000  # bytes of a .npy header (NumPy's own default limit)
 MAX_META = 256 * 2**20  # bytes of the JSON metadata member
 NPY_MAGIC = b"\x93NUMPY"
 ALLOWED_KINDS = "biuf"  # bool, signed and unsigned integers, real floating point
+# what zipfile and numpy's header parser raise on damaged bytes (a flipped "version needed" byte:
+# NotImplementedError; a flipped flag: RuntimeError about encryption; struct.error, EOFError, ...)
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    OSError,
+    EOFError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+    struct.error,
+    SyntaxError,
+    tokenize.TokenError,
+    TypeError,
+    RecursionError,
+    OverflowError,
+    MemoryError,
+)
 
 
 @dataclass(frozen=True)
@@ -61,7 +81,7 @@ def open_archive(path: str | os.PathLike, memory: int | None) -> tuple[zipfile.Z
         raise damaged(path, "it is a single .npy array, not an .npz archive of a model or checkpoint")
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except ZIP_ERRORS as exc:
         raise damaged(path, f"not a zip archive, or truncated ({exc})") from None
     try:
         return archive, _members(path, archive, memory)
@@ -109,7 +129,7 @@ def _header(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Memb
                 raise ValueError(f"unsupported .npy version {version}")
             shape, fortran, dtype = read[version](f, max_header_size=MAX_HEADER)
             offset = f.tell()
-    except (ValueError, TypeError, SyntaxError, EOFError, OSError, zipfile.BadZipFile, RecursionError) as exc:
+    except ZIP_ERRORS as exc:
         raise damaged(path, f"array {name!r} has a damaged header ({type(exc).__name__}: {exc})") from None
     if dtype.kind not in ALLOWED_KINDS + "U" or dtype.fields is not None or dtype.subdtype is not None:
         raise damaged(path, f"array {name!r} has dtype {dtype}; only real numbers are allowed")
@@ -133,7 +153,7 @@ def read_member(path, archive: zipfile.ZipFile, member: Member) -> np.ndarray:
         with archive.open(member.info) as f:
             f.seek(member.info.file_size - out.nbytes)
             got = f.readinto(out.view(np.uint8)) if out.nbytes else 0
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as exc:
+    except ZIP_ERRORS as exc:
         raise damaged(path, f"array {member.name!r} cannot be read ({exc})") from None
     if got != out.nbytes:
         raise damaged(path, f"array {member.name!r} is truncated ({got:,} of {out.nbytes:,} bytes)")
