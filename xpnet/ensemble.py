@@ -25,7 +25,7 @@ from .config import RunConfig
 from .io import FORMAT_VERSION, atomic_savez, read_npz
 from .network import MLP, load
 from .preprocess import Preprocessor
-from .validation import check_int, to_host
+from .validation import check_int, check_sequence_of, to_host
 
 __all__ = ["ENSEMBLE_FORMAT", "Ensemble", "fit_ensemble", "load_ensemble", "load_model", "member_configs"]
 
@@ -54,15 +54,9 @@ class Ensemble:
     def __init__(
         self, members: Sequence[MLP], preprocessor: Preprocessor | None = None, run_config: Any = None
     ):
-        if isinstance(members, MLP) or not isinstance(members, Sequence):
-            raise TypeError(f"members must be a sequence of xpnet.MLP; got {type(members).__name__}")
-        members = list(members)
-        if not members:
-            raise ValueError("members must hold at least one xpnet.MLP")
+        members = check_sequence_of(members, MLP, "members")
+        first = members[0]
         for i, net in enumerate(members):
-            if not isinstance(net, MLP):
-                raise TypeError(f"members[{i}] must be an xpnet.MLP; got {type(net).__name__}")
-            first = members[0]
             if (net.n_features, net.n_outputs, net.output) != (
                 first.n_features,
                 first.n_outputs,

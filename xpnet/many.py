@@ -11,7 +11,7 @@ What must match across all configs: ``backend``, ``device``, ``dtype``, ``loss``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -19,6 +19,7 @@ import numpy as np
 from .config import RunConfig
 from .history import EarlyStopping, History
 from .network import MLP
+from .validation import check_sequence_of
 
 __all__ = ["SHARED_FIELDS", "FitResult", "OnEpoch", "fit_each", "fit_many"]
 
@@ -38,14 +39,7 @@ class FitResult(NamedTuple):
 
 def check_configs(configs: Any) -> list[RunConfig]:
     """``configs`` as a non-empty list of RunConfigs sharing :data:`SHARED_FIELDS`, or an error naming what differs."""
-    if isinstance(configs, (RunConfig, str, bytes)) or not isinstance(configs, Sequence):
-        raise TypeError(f"configs must be a sequence of xpnet.RunConfig; got {type(configs).__name__}")
-    configs = list(configs)
-    if not configs:
-        raise ValueError("configs must hold at least one xpnet.RunConfig; got an empty sequence")
-    for i, cfg in enumerate(configs):
-        if not isinstance(cfg, RunConfig):
-            raise TypeError(f"configs[{i}] must be an xpnet.RunConfig; got {type(cfg).__name__}")
+    configs = check_sequence_of(configs, RunConfig, "configs")
     first = configs[0]
     for name in SHARED_FIELDS:
         for i, cfg in enumerate(configs):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from typing import Any
 
 import array_api_compat
@@ -254,3 +255,17 @@ def check_dropout(dropout: Any) -> float:
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout={dropout!r} is not allowed; it must be in [0, 1)")
     return float(dropout)
+
+
+def check_sequence_of(items: Any, cls: type, name: str) -> list:
+    """``items`` as a non-empty list of ``cls`` instances, or a ``TypeError``/``ValueError`` naming ``name``."""
+    what = f"xpnet.{cls.__name__}"
+    if isinstance(items, (cls, str, bytes)) or not isinstance(items, Sequence):
+        raise TypeError(f"{name} must be a sequence of {what}; got {type(items).__name__}")
+    items = list(items)
+    if not items:
+        raise ValueError(f"{name} must hold at least one {what}; got an empty sequence")
+    for i, item in enumerate(items):
+        if not isinstance(item, cls):
+            raise TypeError(f"{name}[{i}] must be an {what}; got {type(item).__name__}")
+    return items
